@@ -1,0 +1,1 @@
+"""doohickey.discover."""

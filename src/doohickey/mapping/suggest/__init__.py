@@ -1,0 +1,1 @@
+"""doohickey.mapping.suggest."""
