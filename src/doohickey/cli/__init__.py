@@ -19,6 +19,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def root() -> None:
+    """Plan, check, run, test and reconcile eCommerce integrations from one integration.yaml."""
+
+
 @app.command()
 def version() -> None:
     """Print the doohickey version."""
