@@ -281,8 +281,5 @@ def _typed(hint: Any, value: Any) -> Any:
 
 def parse_time(value: str | dt.datetime) -> dt.datetime:
     """Parse an ISO-8601 time (``Z`` allowed); naive times are taken as UTC."""
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
