@@ -28,7 +28,7 @@ from enum import StrEnum
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(authorization|x-shopify-access-token|api[_-]?key|token|password|secret)"
-               r"(\"?\s*[:=]\s*\"?)([^\s\",}]+)"),
+               r"(\"?\s*[:=]\s*\"?)([^\s\",}]{12,})"),
     re.compile(r"(?i)(bearer|basic|session)\s+[A-Za-z0-9._~+/=-]{8,}"),
 )
 
