@@ -1,0 +1,249 @@
+"""The evidence for one source field matching one target field, as numbers with reasons.
+
+:class:`SchemaView` precomputes what each field looks like (name tokens, its parent
+context, description vector, type family, enum values, sample shapes); :func:`features`
+compares one source field with one target field and returns every signal in 0..1 plus
+the sentences a person reads to judge the suggestion.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from doohickey.mapping.suggest.schema import Field, Schema
+from doohickey.mapping.suggest.text import (
+    cosine,
+    description_words,
+    idf_table,
+    soft_dice,
+    tfidf_vector,
+    tokens,
+)
+
+# Type families and how well a value of one family fits a field of another.
+_FAMILY = {
+    "string": "text", "text": "text", "str": "text", "char": "text", "varchar": "text",
+    "integer": "int", "int": "int", "long": "int", "int32": "int", "int64": "int",
+    "number": "num", "float": "num", "double": "num", "decimal": "num", "numeric": "num", "money": "num",
+    "boolean": "bool", "bool": "bool",
+    "datetime": "time", "date": "time", "date-time": "time", "timestamp": "time", "time": "time",
+    "enum": "enum", "selection": "enum",
+    "array": "list", "object": "object",
+}
+_COMPAT = {
+    frozenset({"int", "num"}): 0.85, frozenset({"text", "num"}): 0.65, frozenset({"text", "int"}): 0.5,
+    frozenset({"text", "enum"}): 0.75, frozenset({"text", "time"}): 0.6, frozenset({"bool", "enum"}): 0.5,
+    frozenset({"int", "enum"}): 0.4, frozenset({"text", "bool"}): 0.2, frozenset({"int", "bool"}): 0.15,
+    frozenset({"num", "bool"}): 0.1, frozenset({"time", "int"}): 0.2, frozenset({"time", "num"}): 0.1,
+    frozenset({"time", "enum"}): 0.1, frozenset({"time", "bool"}): 0.05, frozenset({"num", "enum"}): 0.2,
+}
+
+
+def type_family(kind: str) -> str:
+    """The family of a declared type (text, int, num, bool, time, enum, list, object)."""
+    return _FAMILY.get(kind.lower(), "text")
+
+
+def type_fit(a: str, b: str) -> float:
+    """How well values of type family ``a`` fit a field of family ``b`` (1 = same family)."""
+    return 1.0 if a == b else _COMPAT.get(frozenset({a, b}), 0.3)
+
+
+def _segment_tokens(segment: str) -> tuple[str, ...]:
+    return tokens(segment.removesuffix("[]"))
+
+
+def _shape(value: str) -> str:
+    """The shape of a sample value: digits become 9, letters a/A, so ``K1A 0B1`` -> ``A9A 9A9``."""
+    out = re.sub(r"[A-Z]", "A", value.strip())
+    out = re.sub(r"[a-z]", "a", out)
+    out = re.sub(r"\d", "9", out)
+    return re.sub(r"(.)\1+", r"\1\1", out)[:24]
+
+
+@dataclass
+class FieldView:
+    """Everything the comparison needs about one field, computed once."""
+
+    field: Field
+    leaf: tuple[str, ...]
+    qualified: tuple[str, ...]
+    parent: str
+    grandparent: str
+    family: str
+    depth: int
+    description: dict[str, float]
+    enum: frozenset[str]
+    shapes: frozenset[str]
+    is_reference: bool
+
+
+@dataclass
+class SchemaView:
+    """A schema with every field's view, the parent paths and their children."""
+
+    schema: Schema
+    fields: list[FieldView] = field(default_factory=list)
+    children: dict[str, list[FieldView]] = field(default_factory=dict)
+
+
+def _norm_enum(value: str) -> str:
+    return " ".join(tokens(value)) or value.lower()
+
+
+def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]:
+    """Precompute field views of both schemas with one shared description vocabulary."""
+    docs = {f.path: description_words(f.description) for s in (source, target) for f in s.fields}
+    idf = idf_table(docs.values())
+    views = []
+    for schema in (source, target):
+        paths = {f.path for f in schema.fields}
+        parents_with_children = {f.parent for f in schema.fields}
+        view = SchemaView(schema)
+        for f in schema.fields:
+            segs = f.segments
+            fam = type_family(f.type)
+            if f.enum and fam == "text":
+                fam = "enum"
+            # A scalar that also has sub-fields is a relation (ERP Many2One): it holds the record id.
+            is_ref = f.path in parents_with_children and fam in {"int", "num"}
+            leaf = _segment_tokens(segs[-1])
+            if is_ref and "id" not in leaf:
+                leaf = (*leaf, "id")
+            parent_seg = _segment_tokens(segs[-2]) if len(segs) > 1 else ()
+            fv = FieldView(
+                field=f, leaf=leaf, qualified=(*parent_seg, *leaf) if parent_seg else leaf,
+                parent=f.parent, grandparent=".".join(segs[:-2]), family=fam, depth=f.path.count("[]"),
+                description=tfidf_vector(docs[f.path], idf),
+                enum=frozenset(_norm_enum(v) for v in f.enum), shapes=frozenset(_shape(v) for v in f.samples),
+                is_reference=is_ref,
+            )
+            view.fields.append(fv)
+            view.children.setdefault(f.parent, []).append(fv)
+        for p in list(view.children):
+            # Grandparents count as parents too (qualified names are compared against them).
+            segs = p.split(".") if p else []
+            for k in range(len(segs)):
+                view.children.setdefault(".".join(segs[:k]), [])
+        del paths
+        views.append(view)
+    return views[0], views[1]
+
+
+@lru_cache(maxsize=100000)
+def name_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[float, tuple[str, ...]]:
+    """Soft token overlap of two names, with the synonym pairs that made it."""
+    score, why = soft_dice(a, b)
+    return score, tuple(why)
+
+
+@lru_cache(maxsize=20000)
+def path_similarity(a: str, b: str) -> float:
+    """How alike two parent paths read (root matches root)."""
+    if a == b == "":
+        return 1.0
+    if not a or not b:
+        return 0.3
+    ta = tuple(t for seg in a.split(".") for t in _segment_tokens(seg))
+    tb = tuple(t for seg in b.split(".") for t in _segment_tokens(seg))
+    score = soft_dice(ta, tb)[0]
+    if (a.endswith("[]")) != (b.endswith("[]")):
+        score *= 0.85
+    return score
+
+
+def parent_affinity(src: SchemaView, dst: SchemaView) -> dict[tuple[str, str], float]:
+    """For each pair of parent paths, how much their children look alike (share of children with a twin)."""
+    out: dict[tuple[str, str], float] = {}
+    for p, kids_p in src.children.items():
+        for q, kids_q in dst.children.items():
+            if not kids_p or not kids_q:
+                out[(p, q)] = 0.0
+                continue
+            hits_p = sum(1 for a in kids_p if max(name_similarity(a.leaf, b.leaf)[0] for b in kids_q) >= 0.85)
+            hits_q = sum(1 for b in kids_q if max(name_similarity(a.leaf, b.leaf)[0] for a in kids_p) >= 0.85)
+            out[(p, q)] = (hits_p + hits_q) / (len(kids_p) + len(kids_q))
+    return out
+
+
+@dataclass
+class Evidence:
+    """The signals for one (source, target) pair and the sentences explaining them."""
+
+    values: dict[str, float]
+    reasons: list[str]
+
+
+def _context(p: str, q: str, affinity: dict[tuple[str, str], float]) -> float:
+    by_name = path_similarity(p, q)
+    by_children = affinity.get((p, q), 0.0)
+    return max(by_name, 0.5 * by_name + 0.5 * min(1.0, by_children * 1.6))
+
+
+def _pretty(path: str) -> str:
+    return path or "(top level)"
+
+
+def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float]) -> Evidence:
+    """Compare one source field with one target field."""
+    views = (
+        (s.leaf, t.leaf, s.parent, t.parent, 1.0),
+        (s.qualified, t.leaf, s.grandparent, t.parent, 0.9),
+        (s.leaf, t.qualified, s.parent, t.grandparent, 0.9),
+    )
+    best = (-1.0, 0.0, 0.0, (), (), (), "", "")
+    for a, b, p, q, discount in views:
+        if a is s.qualified and len(s.qualified) == len(s.leaf):
+            continue
+        if b is t.qualified and len(t.qualified) == len(t.leaf):
+            continue
+        nm, why = name_similarity(a, b)
+        ctx = _context(p, q, affinity)
+        combined = discount * (0.7 * nm + 0.3 * ctx)
+        if combined > best[0]:
+            best = (combined, nm * discount, ctx, why, a, b, p, q)
+    _, name, ctx, why, a, b, p, q = best
+    exact = 1.0 if s.field.leaf.lower() == t.field.leaf.lower() else 0.0
+    desc, shared = cosine(s.description, t.description) if s.description and t.description else (0.0, [])
+    tfit = type_fit(s.family, t.family)
+    enum = 0.0
+    if s.enum and t.enum:
+        enum = len(s.enum & t.enum) / min(len(s.enum), len(t.enum))
+    samples = 0.0
+    if s.shapes and t.shapes:
+        samples = len(s.shapes & t.shapes) / min(len(s.shapes), len(t.shapes))
+    depth = 1.0 if s.depth == t.depth else 0.0
+    values = {"name": name, "exact": exact, "context": ctx, "description": desc, "type": tfit,
+              "enum": enum, "samples": samples, "depth": depth}
+    reasons = _reasons(s, t, values, why, a, b, p, q, shared)
+    return Evidence(values, reasons)
+
+
+def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ...], a: tuple[str, ...],
+             b: tuple[str, ...], p: str, q: str, shared: list[str]) -> list[str]:
+    out: list[str] = []
+    if v["exact"]:
+        out.append(f"same name '{s.field.leaf}'")
+    elif v["name"] >= 0.3:
+        detail = f" ({'; '.join(why[:2])})" if why else ""
+        out.append(f"name {' '.join(a)!r} ~ {' '.join(b)!r} {v['name']:.2f}{detail}")
+    if v["context"] >= 0.5:
+        out.append(f"same context: {_pretty(p)} ~ {_pretty(q)} {v['context']:.2f}")
+    elif v["context"] < 0.35:
+        out.append(f"different context: {_pretty(p)} vs {_pretty(q)}")
+    if v["description"] >= 0.15:
+        out.append(f"descriptions share {', '.join(shared)} ({v['description']:.2f})")
+    if v["type"] == 1.0:
+        out.append(f"both {s.family}")
+    elif v["type"] < 0.5:
+        out.append(f"types differ: {s.field.type} vs {t.field.type}")
+    if v["enum"] > 0:
+        common = sorted(s.enum & t.enum)
+        out.append(f"enum values in common: {', '.join(common[:5])}")
+    if v["samples"] > 0:
+        out.append("sample values have the same shape")
+    if s.depth != t.depth:
+        out.append(f"array nesting differs ({s.depth} vs {t.depth})")
+    return out
