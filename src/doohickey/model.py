@@ -188,10 +188,15 @@ class FulfilmentLine:
 
 @dataclass
 class Fulfilment:
-    """Goods sent for an Order (all or part of it), with carrier and tracking."""
+    """Goods sent for an Order (all or part of it), with carrier and tracking.
+
+    ``order_id`` is the order's id in the System that holds this record;
+    ``order_number`` is the number the customer knows (``#1001``), which every System can search by.
+    """
 
     id: str = ""
     order_id: str = ""
+    order_number: str = ""
     status: str = "success"
     lines: list[FulfilmentLine] = field(default_factory=list)
     carrier: str = ""
@@ -218,6 +223,7 @@ class Refund:
 
     id: str = ""
     order_id: str = ""
+    order_number: str = ""
     currency: str = "USD"
     amount: Decimal = Decimal("0")
     shipping_amount: Decimal = Decimal("0")
