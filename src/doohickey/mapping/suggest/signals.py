@@ -51,6 +51,9 @@ def type_fit(a: str, b: str) -> float:
     return 1.0 if a == b else _COMPAT.get(frozenset({a, b}), 0.3)
 
 
+_DISPLAY_NAMES = {("name",), ("title",), ("label",), ("display name",)}
+
+
 def _segment_tokens(segment: str) -> tuple[str, ...]:
     return tokens(segment.removesuffix("[]"))
 
@@ -69,12 +72,13 @@ class FieldView:
 
     field: Field
     leaf: tuple[str, ...]
-    qualified: tuple[str, ...]
+    qualified: tuple[str, ...]  # last parent segment + leaf, phrase-folded; () at the top level
     parent: str
     grandparent: str
     family: str
     depth: int
     description: dict[str, float]
+    document: dict[str, float]  # name words and description words together
     enum: frozenset[str]
     shapes: frozenset[str]
     is_reference: bool
@@ -97,9 +101,11 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
     """Precompute field views of both schemas with one shared description vocabulary."""
     docs = {f.path: description_words(f.description) for s in (source, target) for f in s.fields}
     idf = idf_table(docs.values())
+    names = {f.path: [t for seg in f.segments[-2:] for t in _segment_tokens(seg)] for s in (source, target)
+             for f in s.fields}
+    doc_idf = idf_table([*docs.values(), *names.values()])
     views = []
     for schema in (source, target):
-        paths = {f.path for f in schema.fields}
         parents_with_children = {f.parent for f in schema.fields}
         view = SchemaView(schema)
         for f in schema.fields:
@@ -112,11 +118,19 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
             leaf = _segment_tokens(segs[-1])
             if is_ref and "id" not in leaf:
                 leaf = (*leaf, "id")
-            parent_seg = _segment_tokens(segs[-2]) if len(segs) > 1 else ()
+            qualified: tuple[str, ...] = ()
+            if len(segs) > 1:
+                qualified = tokens(segs[-2].removesuffix("[]") + " " + segs[-1].removesuffix("[]"))
+                if leaf in _DISPLAY_NAMES and not segs[-2].endswith("[]"):
+                    # ``country.name`` on a relation is the country itself, shown by its name.
+                    qualified = _segment_tokens(segs[-2])
+                if is_ref and "id" not in qualified:
+                    qualified = (*qualified, "id")
             fv = FieldView(
-                field=f, leaf=leaf, qualified=(*parent_seg, *leaf) if parent_seg else leaf,
+                field=f, leaf=leaf, qualified=qualified,
                 parent=f.parent, grandparent=".".join(segs[:-2]), family=fam, depth=f.path.count("[]"),
                 description=tfidf_vector(docs[f.path], idf),
+                document=tfidf_vector(docs[f.path] + names[f.path] + names[f.path][-1:], doc_idf),
                 enum=frozenset(_norm_enum(v) for v in f.enum), shapes=frozenset(_shape(v) for v in f.samples),
                 is_reference=is_ref,
             )
@@ -127,7 +141,6 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
             segs = p.split(".") if p else []
             for k in range(len(segs)):
                 view.children.setdefault(".".join(segs[:k]), [])
-        del paths
         views.append(view)
     return views[0], views[1]
 
@@ -146,9 +159,11 @@ def path_similarity(a: str, b: str) -> float:
         return 1.0
     if not a or not b:
         return 0.3
-    ta = tuple(t for seg in a.split(".") for t in _segment_tokens(seg))
-    tb = tuple(t for seg in b.split(".") for t in _segment_tokens(seg))
-    score = soft_dice(ta, tb)[0]
+    sa, sb = a.split("."), b.split(".")
+    ta = tuple(t for seg in sa for t in _segment_tokens(seg))
+    tb = tuple(t for seg in sb for t in _segment_tokens(seg))
+    # The nearest enclosing object says most (billing_address.city vs invoice_address.country.name).
+    score = 0.4 * soft_dice(ta, tb)[0] + 0.6 * soft_dice(_segment_tokens(sa[-1]), _segment_tokens(sb[-1]))[0]
     if (a.endswith("[]")) != (b.endswith("[]")):
         score *= 0.85
     return score
@@ -195,9 +210,7 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
     )
     best = (-1.0, 0.0, 0.0, (), (), (), "", "")
     for a, b, p, q, discount in views:
-        if a is s.qualified and len(s.qualified) == len(s.leaf):
-            continue
-        if b is t.qualified and len(t.qualified) == len(t.leaf):
+        if not a or not b:
             continue
         nm, why = name_similarity(a, b)
         ctx = _context(p, q, affinity)
@@ -207,6 +220,7 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
     _, name, ctx, why, a, b, p, q = best
     exact = 1.0 if s.field.leaf.lower() == t.field.leaf.lower() else 0.0
     desc, shared = cosine(s.description, t.description) if s.description and t.description else (0.0, [])
+    doc = cosine(s.document, t.document)[0]
     tfit = type_fit(s.family, t.family)
     enum = 0.0
     if s.enum and t.enum:
@@ -215,7 +229,7 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
     if s.shapes and t.shapes:
         samples = len(s.shapes & t.shapes) / min(len(s.shapes), len(t.shapes))
     depth = 1.0 if s.depth == t.depth else 0.0
-    values = {"name": name, "exact": exact, "context": ctx, "description": desc, "type": tfit,
+    values = {"name": name, "exact": exact, "context": ctx, "description": desc, "document": doc, "type": tfit,
               "enum": enum, "samples": samples, "depth": depth}
     reasons = _reasons(s, t, values, why, a, b, p, q, shared)
     return Evidence(values, reasons)

@@ -93,6 +93,12 @@ def word_similarity(a: str, b: str) -> tuple[float, str]:
     if shared:
         gid = max(shared, key=lambda g: _STRENGTH[g])
         return _STRENGTH[gid], f"synonyms ({_HEADS[gid]})"
+    if " " in a or " " in b:
+        # Unrelated phrases may still share a word (party name / name): count it, with less weight.
+        wa, wb = set(a.split()), set(b.split())
+        common = len(wa & wb)
+        if common:
+            return 0.6 * common / max(len(wa), len(wb)), "shared word"
     if len(a) >= 4 and len(b) >= 4 and not a.isdigit() and not b.isdigit():
         r = ratio(a, b) / 100.0
         if r >= 0.85:
