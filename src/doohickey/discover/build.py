@@ -180,7 +180,9 @@ def entity_profile(source: SpecSource, group: entities.EntityCandidates, server:
         operation.record_path = records_path
         if kind == "list":
             ent.records_path = records_path
-            _list_details(source, ent, op, item, schema, response, record_schema if not fields else None, where)
+            _list_details(source, ent, op, item, schema, response,
+                          fields or (schemas.flatten(source, record_schema) if record_schema is not None else []),
+                          where)
         if not fields and record_schema is not None:
             fields = schemas.flatten(source, record_schema)
             ent.evidence.append(Evidence(where=where, detail=f"record schema from this response "
@@ -203,11 +205,10 @@ def entity_profile(source: SpecSource, group: entities.EntityCandidates, server:
 
 
 def _list_details(source: SpecSource, ent: EntityProfile, op: dict[str, Any], item: dict[str, Any], schema: Any,
-                  response: dict[str, Any], record_schema: Any, where: str) -> None:
+                  response: dict[str, Any], record_fields: list[FieldInfo], where: str) -> None:
     params = schemas.parameters(source, op, item, where)
     query = {str(p["name"]): p for p in params if p.get("in") == "query"}
     envelope = schemas.flatten(source, schema)
-    record_fields = schemas.flatten(source, record_schema) if record_schema is not None else []
     headers = schemas.response_headers(source, op)
     description = f"{op.get('description') or ''} {response.get('description') or ''}"
     ent.pagination = detect.pagination(query, envelope, headers, description, where)

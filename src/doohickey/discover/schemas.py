@@ -117,10 +117,15 @@ def first_variant(source: SpecSource, schema: dict[str, Any]) -> dict[str, Any]:
     for key in ("oneOf", "anyOf"):
         options = schema.get(key)
         if isinstance(options, list):
-            for option in options:
-                resolved = merged(source, option)
+            resolved_options = [merged(source, option) for option in options]
+            for resolved in resolved_options:
                 if resolved.get("properties") or resolved.get("type") == "object":
                     return resolved
+            real = [r for r in resolved_options if r.get("type") != "null"]
+            if len(real) == 1:  # "string or null": the string, nullable
+                nullable = len(real) < len(resolved_options)
+                return {**{k: v for k, v in schema.items() if k != key}, **real[0],
+                        **({"nullable": True} if nullable else {})}
     return schema
 
 
