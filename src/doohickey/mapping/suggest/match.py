@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 
 from doohickey.mapping.suggest.schema import Schema
-from doohickey.mapping.suggest.signals import Evidence, SchemaView, build_views, features, parent_affinity
+from doohickey.mapping.suggest.signals import Evidence, build_views, features, parent_affinity
 
 DEFAULT_THRESHOLD = 0.5
 TOP_K = 3
@@ -21,19 +21,20 @@ TOP_K = 3
 # Logistic weights over the signals of signals.features(); "name*context" is the product of both.
 # A second stage adds how far a pair is behind the best candidate of its source and of its target.
 WEIGHTS: dict[str, float] = {
-    "bias": -8.064,
-    "name": 2.422,
-    "exact": 0.202,
-    "context": 1.289,
-    "name*context": 4.094,
-    "description": 0.148,
-    "document": 0.322,
-    "type": 1.816,
-    "enum": 0.301,
+    "bias": -8.239,
+    "name": 1.809,
+    "exact": 0.319,
+    "context": 1.504,
+    "name*context": 3.698,
+    "description": -0.083,
+    "document": 1.522,
+    "type": 1.567,
+    "enum": 0.38,
     "samples": 0.0,
-    "depth": 0.92,
+    "depth": 0.981,
+    "kind": 1.226,
 }
-STAGE2: dict[str, float] = {"gap_source": -2.545, "gap_target": -2.347}
+STAGE2: dict[str, float] = {"gap_source": -2.689, "gap_target": -2.702}
 
 
 @dataclass

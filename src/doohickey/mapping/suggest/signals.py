@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from doohickey.mapping.suggest.schema import Field, Schema
 from doohickey.mapping.suggest.text import (
+    canonical,
     cosine,
     description_words,
     idf_table,
@@ -82,6 +83,7 @@ class FieldView:
     enum: frozenset[str]
     shapes: frozenset[str]
     is_reference: bool
+    kind: str  # "code", "name" or "" when the field's words do not say
 
 
 @dataclass
@@ -93,6 +95,29 @@ class SchemaView:
     children: dict[str, list[FieldView]] = field(default_factory=dict)
 
 
+_CODED = {"country", "country code", "subdivision", "subdivision code", "currency", "language", "locale", "unit"}
+_CODE_WORDS = {"code", "iso", "iso2", "alpha2", "abbreviation", "country code", "subdivision code", "symbol"}
+_CODE_TEXT = re.compile(r"(?i)\b(iso[ -]?\d*|two-letter|2-letter|three-letter|3-letter|alpha-?[23]|abbreviation|"
+                        r"code)\b")
+_NAME_TEXT = re.compile(r"(?i)\b(name|title|label)\b")
+
+
+def value_kind(f: Field, words: tuple[str, ...]) -> str:
+    """For countries, states, currencies and units: whether the field holds a code or a display name."""
+    if not _CODED & {canonical(w) for w in words} and not _CODED & set(words):
+        return ""
+    if any(w in _CODE_WORDS or canonical(w) in _CODE_WORDS for w in words):
+        return "code"
+    if any(w in {"name", "title", "label"} for w in words):
+        return "name"
+    code, name = bool(_CODE_TEXT.search(f.description)), bool(_NAME_TEXT.search(f.description))
+    if code and not name:
+        return "code"
+    if name and not code:
+        return "name"
+    return ""
+
+
 def _norm_enum(value: str) -> str:
     return " ".join(tokens(value)) or value.lower()
 
@@ -101,8 +126,8 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
     """Precompute field views of both schemas with one shared description vocabulary."""
     docs = {f.path: description_words(f.description) for s in (source, target) for f in s.fields}
     idf = idf_table(docs.values())
-    names = {f.path: [t for seg in f.segments[-2:] for t in _segment_tokens(seg)] for s in (source, target)
-             for f in s.fields}
+    names = {f.path: [canonical(t) for seg in f.segments[-2:] for t in _segment_tokens(seg)]
+             for s in (source, target) for f in s.fields}
     doc_idf = idf_table([*docs.values(), *names.values()])
     views = []
     for schema in (source, target):
@@ -133,6 +158,7 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 document=tfidf_vector(docs[f.path] + names[f.path] + names[f.path][-1:], doc_idf),
                 enum=frozenset(_norm_enum(v) for v in f.enum), shapes=frozenset(_shape(v) for v in f.samples),
                 is_reference=is_ref,
+                kind=value_kind(f, tuple(t for seg in segs[-2:] for t in _segment_tokens(seg))),
             )
             view.fields.append(fv)
             view.children.setdefault(f.parent, []).append(fv)
@@ -229,8 +255,11 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
     if s.shapes and t.shapes:
         samples = len(s.shapes & t.shapes) / min(len(s.shapes), len(t.shapes))
     depth = 1.0 if s.depth == t.depth else 0.0
+    # +1 when both hold codes or both names, -1 for a code against a name (country vs country_code).
+    kind = 0.0 if not s.kind or not t.kind else (1.0 if s.kind == t.kind else -1.0)
     values = {"name": name, "exact": exact, "context": ctx, "description": desc, "document": doc, "type": tfit,
-              "enum": enum, "samples": samples, "depth": depth}
+              "enum": enum, "samples": samples, "depth": depth,
+              "kind": kind}
     reasons = _reasons(s, t, values, why, a, b, p, q, shared)
     return Evidence(values, reasons)
 
@@ -256,6 +285,10 @@ def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ..
     if v["enum"] > 0:
         common = sorted(s.enum & t.enum)
         out.append(f"enum values in common: {', '.join(common[:5])}")
+    if v["kind"] > 0:
+        out.append(f"both hold a {s.kind}")
+    elif v["kind"] < 0:
+        out.append(f"a {s.kind} against a {t.kind}")
     if v["samples"] > 0:
         out.append("sample values have the same shape")
     if s.depth != t.depth:

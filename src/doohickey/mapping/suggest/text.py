@@ -137,12 +137,21 @@ def soft_dice(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float] | No
     return matched / total, why
 
 
+def canonical(word: str) -> str:
+    """The head word of the strongest synonym group holding ``word`` (itself when none)."""
+    groups = _GROUPS.get(word)
+    if not groups:
+        return word
+    gid = max(groups, key=lambda g: (_STRENGTH[g], -g))
+    return _HEADS[gid] if _STRENGTH[gid] >= 0.85 else word
+
+
 def description_words(text: str) -> list[str]:
     """Content words of a description, stemmed and lexicon-folded, stopwords removed."""
     if not text:
         return []
     words = [w for w in tokens(" ".join(_WORD.findall(text))) if w not in STOPWORDS and len(w) > 1]
-    return [w for w in words if not w.isdigit()]
+    return [canonical(w) for w in words if not w.isdigit()]
 
 
 def idf_table(documents: Iterable[Iterable[str]]) -> dict[str, float]:
