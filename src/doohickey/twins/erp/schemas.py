@@ -247,6 +247,7 @@ class CreditMemo(BaseModel):
 
     id: str
     order_id: str
+    order_external_ref: str | None = None
     external_ref: str | None = None
     currency: str
     amount: Money

@@ -425,6 +425,7 @@ class ErpState:
                     self.adjust_stock(line["item_code"], data.get("location") or DEFAULT_LOCATION,
                                       delta=line["quantity"], reason=f"return on {order['id']}")
             doc = {"id": self._new_id("credit_memos"), "order_id": order["id"], "external_ref": ref,
+                   "order_external_ref": order.get("external_ref"),
                    "currency": order["currency"], "amount": str(amount),
                    "shipping_amount": str(_money(data.get("shipping_amount"))), "lines": lines,
                    "reason": data.get("reason") or ""}
