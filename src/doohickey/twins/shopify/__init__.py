@@ -1,0 +1,76 @@
+"""The Shopify twin: Shopify's Admin GraphQL API and webhooks, emulated from the published contracts.
+
+``create_twin(seed=0, faults=None, clock=None, **options)`` builds it. Options:
+
+* ``token`` (``shpat_twin_token``): the ``X-Shopify-Access-Token`` it accepts;
+* ``secret`` (``twin_app_secret``): the app secret that signs webhooks;
+* ``shop_domain``, ``currency``, ``db_path`` (``:memory:`` or a SQLite file);
+* ``maximum_available`` / ``restore_rate`` (1000 / 50, Shopify's published example):
+  the cost bucket; ``throttled_status`` (200): HTTP status of a THROTTLED answer;
+* ``webhook_retry_scale`` (1.0): multiply the retry backoff (e.g. 0.0001 in tests),
+  ``webhook_timeout`` (5 s), ``webhook_transport`` (an httpx transport), ``api_version``.
+
+The returned :class:`~doohickey.twins.Twin` has ``state``
+(:class:`~doohickey.twins.shopify.state.ShopState`, with ``state.webhooks`` the
+deliverer and ``state.bucket`` the cost bucket) and ``info`` (token, secret,
+endpoint path, docs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from doohickey.clock import SYSTEM_CLOCK, Clock
+from doohickey.twins import Twin, make_faultset
+from doohickey.twins.faults import Fault, FaultSet
+from doohickey.twins.server import twin_app
+from doohickey.twins.shopify.api import GraphQLApi
+from doohickey.twins.shopify.app import routes
+from doohickey.twins.shopify.cost import Bucket, Throttle
+from doohickey.twins.shopify.state import ShopState
+from doohickey.twins.shopify.webhooks import WebhookDeliverer
+
+DEFAULT_TOKEN = "shpat_twin_token"
+DEFAULT_SECRET = "twin_app_secret"
+GRAPHQL_PATH = "/admin/api/*/graphql.json"
+
+
+def create_twin(
+    *,
+    seed: int = 0,
+    faults: list[Fault] | FaultSet | None = None,
+    clock: Clock | None = None,
+    token: str = DEFAULT_TOKEN,
+    secret: str = DEFAULT_SECRET,
+    shop_domain: str = "twin.myshopify.com",
+    currency: str = "USD",
+    db_path: str = ":memory:",
+    maximum_available: float = 1000.0,
+    restore_rate: float = 50.0,
+    throttled_status: int = 200,
+    api_version: str = "2025-10",
+    webhook_retry_scale: float = 1.0,
+    webhook_timeout: float = 5.0,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+    **unknown: Any,
+) -> Twin:
+    """Build a Shopify twin (see the module docstring for the options)."""
+    if unknown:
+        raise TypeError(f"unknown Shopify twin option(s): {', '.join(sorted(unknown))}")
+    clock = clock or SYSTEM_CLOCK
+    faultset = make_faultset(faults, seed, clock)
+    state = ShopState(clock=clock, path=db_path, shop_domain=shop_domain, currency=currency)
+    bucket = Bucket(clock, Throttle(maximum_available, restore_rate))
+    deliverer = WebhookDeliverer(state, faultset, secret=secret, api_version=api_version, clock=clock, seed=seed,
+                                 transport=webhook_transport, retry_scale=webhook_retry_scale,
+                                 timeout=webhook_timeout)
+    state.webhooks = deliverer  # type: ignore[attr-defined]
+    state.bucket = bucket  # type: ignore[attr-defined]
+    api = GraphQLApi(state, bucket)
+    app = twin_app(routes(api, token=token, throttled_status=throttled_status, deliverer=deliverer), faultset,
+                   graphql_paths=(GRAPHQL_PATH,))
+    info = {"token": token, "secret": secret, "endpoint": f"/admin/api/{api_version}/graphql.json",
+            "api_version": api_version, "shop_domain": shop_domain, "docs": "docs/sandbox.md (and GET /, /_twin/)"}
+    return Twin(name="shopify", app=app, state=state, faults=faultset, info=info)
