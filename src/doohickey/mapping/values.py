@@ -14,12 +14,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from rapidfuzz.fuzz import token_set_ratio
 
 from doohickey.errors import MappingError
-from doohickey.mapping.suggest.schema import Field
+
+if TYPE_CHECKING:
+    from doohickey.mapping.suggest.schema import Field
 
 DEFAULT_THRESHOLD = 0.5
 
@@ -58,7 +61,7 @@ STATUS_MEANINGS: dict[str, dict[str, float]] = {
     "restocked": {"restocked": 1.0, "returned": 0.8, "returned to stock": 1.0},
     "active": {"active": 1.0, "enabled": 1.0, "published": 1.0, "visible": 1.0, "true": 0.8, "yes": 0.8,
                "live": 0.9, "on": 0.6},
-    "inactive": {"inactive": 1.0, "disabled": 1.0, "archived": 0.9, "hidden": 1.0, "draft": 0.6,
+    "inactive": {"inactive": 1.0, "disabled": 1.0, "archived": 0.9, "hidden": 1.0, "draft": 0.65,
                  "unpublished": 1.0, "false": 0.8, "no": 0.8, "off": 0.6},
     "empty": {"none": 1.0, "null": 0.5, "": 1.0, "n a": 1.0, "not applicable": 1.0},
 }

@@ -39,6 +39,7 @@ SYNONYM_GROUPS: list[tuple[float, list[str]]] = [
     (0.9, ["company", "company name", "organization", "organisation", "business name"]),
     (0.9, ["party name", "full name", "recipient name", "contact name", "addressee"]),
     (0.85, ["name", "title", "label", "display name"]),
+    (0.7, ["name", "party name", "full name", "contact name", "recipient name"]),
     # addresses
     (0.95, ["street", "address 1", "address line 1", "street 1", "line 1", "street address", "address1",
             "street line 1"]),
@@ -111,6 +112,9 @@ WEAK_WORDS: frozenset[str] = frozenset({
     "is", "has", "the", "of", "a", "an", "at", "on", "in", "to", "for", "date", "time", "datetime", "timestamp",
     "field", "data", "info", "value", "flag", "gmt", "utc", "local", "default", "base", "main", "primary",
 })
+
+# Words that only say "this is a list of rows" inside a longer segment name (shipping_lines, tax_lines).
+CONTAINER_WORDS: frozenset[str] = frozenset({"line", "item", "row", "entry", "record", "list", "collection"})
 
 # Words dropped from descriptions before comparing them.
 STOPWORDS: frozenset[str] = frozenset(["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "by", "with", "from", "as", "is", "are", "be", "been", "was", "were", "this", "that", "these", "those", "it", "its", "if", "not", "no", "can", "may", "must", "will", "when", "which", "who", "whose", "what", "where", "how", "than", "then", "there", "their", "they", "them", "you", "your", "we", "our", "us", "only", "also", "any", "all", "each", "per", "via", "into", "out", "up", "down", "over", "under", "more", "most", "such", "so", "do", "does", "did", "set", "returns", "return", "returned", "value", "values", "valid", "used", "use", "uses", "using", "e", "g", "eg", "ie", "read", "write", "readonly", "only", "null", "true", "false", "default", "format", "example", "one", "two", "see", "note", "string", "integer", "number", "boolean", "object", "array", "field"])

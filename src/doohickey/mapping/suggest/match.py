@@ -21,20 +21,20 @@ TOP_K = 3
 # Logistic weights over the signals of signals.features(); "name*context" is the product of both.
 # A second stage adds how far a pair is behind the best candidate of its source and of its target.
 WEIGHTS: dict[str, float] = {
-    "bias": -8.239,
-    "name": 1.809,
-    "exact": 0.319,
-    "context": 1.504,
-    "name*context": 3.698,
-    "description": -0.083,
-    "document": 1.522,
-    "type": 1.567,
-    "enum": 0.38,
+    "bias": -8.734,
+    "name": 2.336,
+    "exact": 0.359,
+    "context": 1.507,
+    "name*context": 3.95,
+    "description": -0.04,
+    "document": 1.369,
+    "type": 1.657,
+    "enum": 1.334,
     "samples": 0.0,
-    "depth": 0.981,
-    "kind": 1.226,
+    "depth": 1.008,
+    "kind": 1.329,
 }
-STAGE2: dict[str, float] = {"gap_source": -2.689, "gap_target": -2.702}
+STAGE2: dict[str, float] = {"gap_source": -2.87, "gap_target": -2.313}
 
 
 @dataclass

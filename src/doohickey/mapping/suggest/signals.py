@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from doohickey.mapping.suggest.lexicon import CONTAINER_WORDS
+from doohickey.mapping.values import value_score
 from doohickey.mapping.suggest.schema import Field, Schema
 from doohickey.mapping.suggest.text import (
     canonical,
@@ -59,6 +61,13 @@ def _segment_tokens(segment: str) -> tuple[str, ...]:
     return tokens(segment.removesuffix("[]"))
 
 
+def _context_tokens(segment: str) -> tuple[str, ...]:
+    """Tokens of a parent segment without "line"/"item" filler when something more telling is there."""
+    words = _segment_tokens(segment)
+    kept = tuple(w for w in words if w not in CONTAINER_WORDS)
+    return kept or words
+
+
 def _shape(value: str) -> str:
     """The shape of a sample value: digits become 9, letters a/A, so ``K1A 0B1`` -> ``A9A 9A9``."""
     out = re.sub(r"[A-Z]", "A", value.strip())
@@ -81,6 +90,7 @@ class FieldView:
     description: dict[str, float]
     document: dict[str, float]  # name words and description words together
     enum: frozenset[str]
+    values: tuple[str, ...]  # the raw enum values, or true/false for a boolean, for status semantics
     shapes: frozenset[str]
     is_reference: bool
     kind: str  # "code", "name" or "" when the field's words do not say
@@ -118,6 +128,21 @@ def value_kind(f: Field, words: tuple[str, ...]) -> str:
     return ""
 
 
+def _contrast_kinds(view: SchemaView) -> None:
+    """A bare ``country`` beside a ``country_iso2`` holds the name: the sibling already holds the code."""
+    for kids in view.children.values():
+        coded = [k for k in kids if k.kind == "code"]
+        for k in kids:
+            if k.kind or not (_CODED & {canonical(w) for w in k.leaf}):
+                continue
+            concepts = {canonical(w) for w in k.leaf}
+            for c in coded:
+                cc = {canonical(w) for w in c.leaf} | {canonical(w).removesuffix(" code") for w in c.leaf}
+                if concepts & cc:
+                    k.kind = "name"
+                    break
+
+
 def _norm_enum(value: str) -> str:
     return " ".join(tokens(value)) or value.lower()
 
@@ -132,6 +157,10 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
     views = []
     for schema in (source, target):
         parents_with_children = {f.parent for f in schema.fields}
+        scalar_paths = {f.path for f in schema.fields}
+        siblings: dict[str, list[str]] = {}
+        for f in schema.fields:
+            siblings.setdefault(f.parent, []).append(f.path)
         view = SchemaView(schema)
         for f in schema.fields:
             segs = f.segments
@@ -146,7 +175,8 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
             qualified: tuple[str, ...] = ()
             if len(segs) > 1:
                 qualified = tokens(segs[-2].removesuffix("[]") + " " + segs[-1].removesuffix("[]"))
-                if leaf in _DISPLAY_NAMES and not segs[-2].endswith("[]"):
+                if leaf in _DISPLAY_NAMES and not segs[-2].endswith("[]") and (
+                        f.parent in scalar_paths or len(siblings.get(f.parent, ())) <= 4):
                     # ``country.name`` on a relation is the country itself, shown by its name.
                     qualified = _segment_tokens(segs[-2])
                 if is_ref and "id" not in qualified:
@@ -156,12 +186,14 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 parent=f.parent, grandparent=".".join(segs[:-2]), family=fam, depth=f.path.count("[]"),
                 description=tfidf_vector(docs[f.path], idf),
                 document=tfidf_vector(docs[f.path] + names[f.path] + names[f.path][-1:], doc_idf),
-                enum=frozenset(_norm_enum(v) for v in f.enum), shapes=frozenset(_shape(v) for v in f.samples),
+                enum=frozenset(_norm_enum(v) for v in f.enum),
+                values=tuple(f.enum) or (("true", "false") if fam == "bool" else ()), shapes=frozenset(_shape(v) for v in f.samples),
                 is_reference=is_ref,
                 kind=value_kind(f, tuple(t for seg in segs[-2:] for t in _segment_tokens(seg))),
             )
             view.fields.append(fv)
             view.children.setdefault(f.parent, []).append(fv)
+        _contrast_kinds(view)
         for p in list(view.children):
             # Grandparents count as parents too (qualified names are compared against them).
             segs = p.split(".") if p else []
@@ -169,6 +201,14 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 view.children.setdefault(".".join(segs[:k]), [])
         views.append(view)
     return views[0], views[1]
+
+
+@lru_cache(maxsize=20000)
+def value_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Share of the smaller value list that has a same-meaning value on the other side (status semantics)."""
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    hits = sum(1 for v in small if max(value_score(v, w)[0] for w in large) >= 0.5)
+    return hits / len(small)
 
 
 @lru_cache(maxsize=100000)
@@ -186,10 +226,10 @@ def path_similarity(a: str, b: str) -> float:
     if not a or not b:
         return 0.3
     sa, sb = a.split("."), b.split(".")
-    ta = tuple(t for seg in sa for t in _segment_tokens(seg))
-    tb = tuple(t for seg in sb for t in _segment_tokens(seg))
+    ta = tuple(t for seg in sa for t in _context_tokens(seg))
+    tb = tuple(t for seg in sb for t in _context_tokens(seg))
     # The nearest enclosing object says most (billing_address.city vs invoice_address.country.name).
-    score = 0.4 * soft_dice(ta, tb)[0] + 0.6 * soft_dice(_segment_tokens(sa[-1]), _segment_tokens(sb[-1]))[0]
+    score = 0.4 * soft_dice(ta, tb)[0] + 0.6 * soft_dice(_context_tokens(sa[-1]), _context_tokens(sb[-1]))[0]
     if (a.endswith("[]")) != (b.endswith("[]")):
         score *= 0.85
     return score
@@ -249,8 +289,8 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
     doc = cosine(s.document, t.document)[0]
     tfit = type_fit(s.family, t.family)
     enum = 0.0
-    if s.enum and t.enum:
-        enum = len(s.enum & t.enum) / min(len(s.enum), len(t.enum))
+    if s.values and t.values:
+        enum = value_overlap(s.values, t.values)
     samples = 0.0
     if s.shapes and t.shapes:
         samples = len(s.shapes & t.shapes) / min(len(s.shapes), len(t.shapes))
@@ -283,8 +323,7 @@ def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ..
     elif v["type"] < 0.5:
         out.append(f"types differ: {s.field.type} vs {t.field.type}")
     if v["enum"] > 0:
-        common = sorted(s.enum & t.enum)
-        out.append(f"enum values in common: {', '.join(common[:5])}")
+        out.append(f"values mean the same things ({v['enum']:.0%} of them)")
     if v["kind"] > 0:
         out.append(f"both hold a {s.kind}")
     elif v["kind"] < 0:

@@ -93,6 +93,12 @@ def word_similarity(a: str, b: str) -> tuple[float, str]:
     if shared:
         gid = max(shared, key=lambda g: _STRENGTH[g])
         return _STRENGTH[gid], f"synonyms ({_HEADS[gid]})"
+    ca, cb = canonical(a), canonical(b)
+    if (ca, cb) != (a, b):
+        # Related through a synonym: "country iso2" is a "country code", which relates to "country".
+        via, reason = word_similarity(ca, cb)
+        if via > 0 and reason != "similar spelling":
+            return 0.95 * via, reason
     if " " in a or " " in b:
         # Unrelated phrases may still share a word (party name / name): count it, with less weight.
         wa, wb = set(a.split()), set(b.split())
