@@ -69,7 +69,7 @@ class SpecSource:
         if path not in self.files:
             if len(self.files) >= MAX_FILES:
                 raise SpecError(f"the spec reaches more than {MAX_FILES} files; refusing to load more", file=path)
-            self.files[path] = parse_file(path, self.max_bytes)
+            self.files[path] = _absolute_refs(parse_file(path, self.max_bytes), path)
         return self.files[path]
 
     def target(self, ref: str, base: Path, where: str) -> tuple[Any, Path]:
@@ -103,6 +103,31 @@ class SpecSource:
     def resolve(self, node: Any, base: Path | None = None, where: str = "") -> Any:
         """Like :meth:`deref` but returns only the node."""
         return self.deref(node, base, where)[0]
+
+
+def _absolute_refs(doc: Any, file: Path) -> Any:
+    """Rewrite a referenced file's ``$ref``s to name their file absolutely.
+
+    Nodes of another file are later resolved without knowing where they came from;
+    ``#/x`` in ``schemas/order.yaml`` must keep meaning that file, not the entry document.
+    """
+    seen: set[int] = set()
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not ref.startswith(("http://", "https://")):
+                file_part, _, pointer = ref.partition("#")
+                target = (file.parent / unquote(file_part)).resolve() if file_part else file
+                node["$ref"] = f"{target}#{pointer}"
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return doc
 
 
 def walk_pointer(doc: Any, pointer: str, *, ref: str, file: Path, where: str) -> Any:
