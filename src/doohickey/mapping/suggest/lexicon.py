@@ -117,4 +117,13 @@ WEAK_WORDS: frozenset[str] = frozenset({
 CONTAINER_WORDS: frozenset[str] = frozenset({"line", "item", "row", "entry", "record", "list", "collection"})
 
 # Words dropped from descriptions before comparing them.
-STOPWORDS: frozenset[str] = frozenset(["a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "by", "with", "from", "as", "is", "are", "be", "been", "was", "were", "this", "that", "these", "those", "it", "its", "if", "not", "no", "can", "may", "must", "will", "when", "which", "who", "whose", "what", "where", "how", "than", "then", "there", "their", "they", "them", "you", "your", "we", "our", "us", "only", "also", "any", "all", "each", "per", "via", "into", "out", "up", "down", "over", "under", "more", "most", "such", "so", "do", "does", "did", "set", "returns", "return", "returned", "value", "values", "valid", "used", "use", "uses", "using", "e", "g", "eg", "ie", "read", "write", "readonly", "only", "null", "true", "false", "default", "format", "example", "one", "two", "see", "note", "string", "integer", "number", "boolean", "object", "array", "field"])
+STOPWORDS: frozenset[str] = frozenset({
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "by", "with", "from", "as", "is", "are",
+    "be", "been", "was", "were", "this", "that", "these", "those", "it", "its", "if", "not", "no", "can", "may",
+    "must", "will", "when", "which", "who", "whose", "what", "where", "how", "than", "then", "there", "their",
+    "they", "them", "you", "your", "we", "our", "us", "only", "also", "any", "all", "each", "per", "via",
+    "into", "out", "up", "down", "over", "under", "more", "most", "such", "so", "do", "does", "did", "set",
+    "returns", "return", "returned", "value", "values", "valid", "used", "use", "uses", "using", "e", "g", "eg",
+    "ie", "read", "write", "readonly", "null", "true", "false", "default", "format", "example", "one",
+    "two", "see", "note", "string", "integer", "number", "boolean", "object", "array", "field",
+})

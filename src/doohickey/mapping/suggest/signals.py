@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from doohickey.mapping.suggest.lexicon import CONTAINER_WORDS
-from doohickey.mapping.values import value_score
 from doohickey.mapping.suggest.schema import Field, Schema
 from doohickey.mapping.suggest.text import (
     canonical,
@@ -24,6 +23,7 @@ from doohickey.mapping.suggest.text import (
     tfidf_vector,
     tokens,
 )
+from doohickey.mapping.values import value_score
 
 # Type families and how well a value of one family fits a field of another.
 _FAMILY = {
@@ -187,7 +187,8 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 description=tfidf_vector(docs[f.path], idf),
                 document=tfidf_vector(docs[f.path] + names[f.path] + names[f.path][-1:], doc_idf),
                 enum=frozenset(_norm_enum(v) for v in f.enum),
-                values=tuple(f.enum) or (("true", "false") if fam == "bool" else ()), shapes=frozenset(_shape(v) for v in f.samples),
+                values=tuple(f.enum) or (("true", "false") if fam == "bool" else ()),
+                shapes=frozenset(_shape(v) for v in f.samples),
                 is_reference=is_ref,
                 kind=value_kind(f, tuple(t for seg in segs[-2:] for t in _segment_tokens(seg))),
             )
@@ -310,18 +311,20 @@ def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ..
     if v["exact"]:
         out.append(f"same name '{s.field.leaf}'")
     elif v["name"] >= 0.3:
-        detail = f" ({'; '.join(why[:2])})" if why else ""
-        out.append(f"name {' '.join(a)!r} ~ {' '.join(b)!r} {v['name']:.2f}{detail}")
-    if v["context"] >= 0.5:
-        out.append(f"same context: {_pretty(p)} ~ {_pretty(q)} {v['context']:.2f}")
+        detail = f" ({why[0]})" if why else ""
+        out.append(f"names {' '.join(a)!r} ~ {' '.join(b)!r} {v['name']:.2f}{detail}")
+    if p == q == "":
+        out.append("both at the top level")
+    elif v["context"] >= 0.5:
+        out.append(f"same context {_pretty(p)} ~ {_pretty(q)} {v['context']:.2f}")
     elif v["context"] < 0.35:
-        out.append(f"different context: {_pretty(p)} vs {_pretty(q)}")
+        out.append(f"different context {_pretty(p)} vs {_pretty(q)}")
     if v["description"] >= 0.15:
-        out.append(f"descriptions share {', '.join(shared)} ({v['description']:.2f})")
-    if v["type"] == 1.0:
-        out.append(f"both {s.family}")
-    elif v["type"] < 0.5:
+        out.append(f"descriptions share {', '.join(shared[:3])} {v['description']:.2f}")
+    if v["type"] < 0.5:
         out.append(f"types differ: {s.field.type} vs {t.field.type}")
+    elif v["type"] == 1.0 and s.family != "text":
+        out.append(f"both {s.family}")
     if v["enum"] > 0:
         out.append(f"values mean the same things ({v['enum']:.0%} of them)")
     if v["kind"] > 0:

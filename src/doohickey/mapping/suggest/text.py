@@ -139,7 +139,7 @@ def soft_dice(a: tuple[str, ...], b: tuple[str, ...], idf: dict[str, float] | No
             total += wt
             matched += wt * best
             if side is a and best > 0 and best_why != "same":
-                why.append(f"{w!r}~{best_o!r} {best_why}")
+                why.append(f"{w} ~ {best_o}: {best_why}")
     return matched / total, why
 
 
