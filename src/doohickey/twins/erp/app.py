@@ -312,6 +312,20 @@ def _refund_routes(api: APIRouter, state: ErpState) -> None:
 def twin_routes(app: FastAPI, state: ErpState, limiter: ConcurrencyLimit) -> None:
     """``/_twin/`` helpers: seed canonical entities (or generated data), and inspect state and counters."""
 
+    @app.get("/", include_in_schema=False)
+    async def index() -> JSONResponse:
+        return JSONResponse({"twin": "erp", "api": API_PREFIX, "openapi": "/openapi.json", "docs": "/docs",
+                             "auth": "X-Api-Key header", "admin": "/_twin/"})
+
+    @app.get("/_twin/", include_in_schema=False)
+    async def admin_index() -> JSONResponse:
+        return JSONResponse({"helpers": {
+            "POST /_twin/seed": "canonical products/customers/stock/orders, or {\"generate\": {\"seed\": 1}}",
+            "GET /_twin/state": "record counts and the concurrency limiter's counters",
+            "GET /_twin/records/{table}": "every record of customers, items, sales_orders, stock, fulfilments, "
+                                          "credit_memos",
+            "GET|POST|DELETE /_twin/faults": "faults set now", "GET /_twin/log": "faults applied so far"}})
+
     @app.post("/_twin/seed", include_in_schema=False)
     async def seed(request: Request) -> JSONResponse:
         try:

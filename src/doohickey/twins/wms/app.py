@@ -358,6 +358,20 @@ def _stock_routes(api: APIRouter, state: WmsState) -> None:
 def twin_routes(app: FastAPI, state: WmsState) -> None:
     """``/_twin/`` helpers: tick the simulation, seed, and inspect state and deliveries."""
 
+    @app.get("/", include_in_schema=False)
+    async def index() -> JSONResponse:
+        return JSONResponse({"twin": "wms", "api": API_PREFIX, "openapi": "/openapi.json", "docs": "/docs",
+                             "auth": "Authorization: Bearer", "admin": "/_twin/"})
+
+    @app.get("/_twin/", include_in_schema=False)
+    async def admin_index() -> JSONResponse:
+        return JSONResponse({"helpers": {
+            "POST /_twin/tick": "ship what is due at the clock's now and send due webhooks",
+            "POST /_twin/seed": "canonical stock/products, or {\"generate\": {\"seed\": 1}}",
+            "GET /_twin/state": "record counts and simulation settings",
+            "GET /_twin/deliveries": "every webhook delivery with its status and attempts",
+            "GET|POST|DELETE /_twin/faults": "faults set now", "GET /_twin/log": "faults applied so far"}})
+
     @app.post("/_twin/tick", include_in_schema=False)
     async def tick() -> JSONResponse:
         shipments = state.tick()
