@@ -8,7 +8,9 @@
 * ``maximum_available`` / ``restore_rate`` (1000 / 50, Shopify's published example):
   the cost bucket; ``throttled_status`` (200): HTTP status of a THROTTLED answer;
 * ``webhook_retry_scale`` (1.0): multiply the retry backoff (e.g. 0.0001 in tests),
-  ``webhook_timeout`` (5 s), ``webhook_transport`` (an httpx transport), ``api_version``.
+  ``webhook_timeout`` (5 s), ``webhook_transport`` (an httpx transport), ``api_version``;
+* ``data``: a :class:`~doohickey.twins.datagen.Dataset` (or ``True`` for ``generate(seed)``) seeded at start
+  as a merchant and storefront would have made it (customers a shop refuses, e.g. a repeated email, are skipped).
 
 The returned :class:`~doohickey.twins.Twin` has ``state``
 (:class:`~doohickey.twins.shopify.state.ShopState`, with ``state.webhooks`` the
@@ -29,6 +31,7 @@ from doohickey.twins.server import twin_app
 from doohickey.twins.shopify.api import GraphQLApi
 from doohickey.twins.shopify.app import routes
 from doohickey.twins.shopify.cost import Bucket, Throttle
+from doohickey.twins.shopify.seed import seed_bulk
 from doohickey.twins.shopify.state import ShopState
 from doohickey.twins.shopify.webhooks import WebhookDeliverer
 
@@ -54,6 +57,7 @@ def create_twin(
     webhook_retry_scale: float = 1.0,
     webhook_timeout: float = 5.0,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
+    data: Any = None,
     **unknown: Any,
 ) -> Twin:
     """Build a Shopify twin (see the module docstring for the options)."""
@@ -68,6 +72,12 @@ def create_twin(
                                  timeout=webhook_timeout)
     state.webhooks = deliverer  # type: ignore[attr-defined]
     state.bucket = bucket  # type: ignore[attr-defined]
+    if data:
+        from doohickey.twins.datagen import generate
+
+        dataset = generate(seed) if data is True else data
+        seed_bulk(state, {"customers": dataset.customers, "products": dataset.products, "stock": dataset.stock,
+                          "orders": dataset.orders})
     api = GraphQLApi(state, bucket)
     app = twin_app(routes(api, token=token, throttled_status=throttled_status, deliverer=deliverer), faultset,
                    graphql_paths=(GRAPHQL_PATH,))

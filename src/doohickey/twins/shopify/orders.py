@@ -96,6 +96,7 @@ def create_order(state: ShopState, data: dict[str, Any], *, decrement_stock: boo
         if financial in {"PAID", "PARTIALLY_PAID", "AUTHORIZED"}:
             kind = "AUTHORIZATION" if financial == "AUTHORIZED" else "SALE"
             order["transactions"].append(_transaction(state, order, kind, bag_amount(order["totalPriceSet"])))
+            _recompute(order)
         location = state.location()
         _open_fulfillment_order(state, order, location)
         order["_committed"] = decrement_stock

@@ -8,6 +8,7 @@ stock, place the order, then cancel or fulfil it when the entity says so).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from doohickey import model
@@ -78,7 +79,7 @@ def order_input(order: model.Order) -> dict[str, Any]:
         data["processedAt"] = order.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     if order.discount_codes:
         data["discountCode"] = {"itemFixedDiscountCode": {"code": order.discount_codes[0],
-                                                          "amountSet": bag(0)}}
+                                                          "amountSet": bag(Decimal(0))}}
     if customer and (customer.email or customer.phone):
         data["customer"] = {"toUpsert": {"email": customer.email or None, "firstName": customer.first_name or None,
                                          "lastName": customer.last_name or None}}

@@ -61,7 +61,7 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 
 def gql_amount(amount: Decimal) -> str:
     """A GraphQL ``Decimal`` string as Shopify prints it: ``10.0``, ``29.99``, ``0.5``."""
-    text = format(amount.normalize(), "f")
+    text = format(Decimal(amount).normalize(), "f")
     return text if "." in text else text + ".0"
 
 
