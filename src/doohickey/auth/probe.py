@@ -52,13 +52,19 @@ async def probe(url: str, auth: httpx.Auth | None, *, params: dict[str, str] | N
 
 def explain_transport_error(exc: Exception, url: str) -> ProbeResult:
     """A connection-level failure in words: DNS, refused, TLS, timeout."""
-    text = f"{exc} {exc.__cause__ or ''} {exc.__context__ or ''}"
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and len(chain) < 10:  # anyio hides the real cause a few links down
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    text = " ".join(f"{type(e).__name__} {e}" for e in chain)
     host = urlsplit(url).hostname or url
     port = urlsplit(url).port
     if isinstance(exc, httpx.TimeoutException):
         return ProbeResult(False, f"{host} did not answer in time", "check the URL and your network/firewall; "
                            "the API may be down", None, url, "timeout")
-    if re.search(r"CERTIFICATE_VERIFY_FAILED|certificate|SSL|TLS|WRONG_VERSION_NUMBER", text, re.I):
+    if any(isinstance(e, ssl.SSLError) for e in chain) or re.search(
+            r"CERTIFICATE_VERIFY_FAILED|certificate|SSLError|TLS|WRONG_VERSION_NUMBER", text):
         return ProbeResult(False, f"the TLS (https) handshake with {host} failed: {_short(text)}",
                            "check the URL's scheme (http vs https) and that the server's certificate is valid "
                            "for this host name", None, url, "tls")
@@ -66,7 +72,7 @@ def explain_transport_error(exc: Exception, url: str) -> ProbeResult:
                  r"Temporary failure in name resolution|Name does not resolve", text, re.I):
         return ProbeResult(False, f"the host name {host} does not resolve (DNS)",
                            "check the spelling of the URL's host", None, url, "dns")
-    if re.search(r"refused|Errno 111|Errno 61", text, re.I):
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or re.search(r"refused|Errno 111", text, re.I):
         where = f"{host}:{port}" if port else host
         return ProbeResult(False, f"nothing accepts connections at {where} (connection refused)",
                            "check the URL's host and port, and that the system is running", None, url, "refused")

@@ -26,6 +26,7 @@ import hmac
 import random
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -102,7 +103,8 @@ def create_app(state: AuthDemoState | None = None, *, clock: Clock = SYSTEM_CLOC
         return _same(cid, state.client_id) and _same(secret, state.client_secret)
 
     async def token(request: Request) -> JSONResponse:
-        form = await request.form()
+        # parsed by hand: Starlette's form parser needs python-multipart, which is not a dependency
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         grant = form.get("grant_type")
         if grant == "client_credentials":
             if not client_ok(request, form):
@@ -178,30 +180,37 @@ def create_app(state: AuthDemoState | None = None, *, clock: Clock = SYSTEM_CLOC
     return app
 
 
-def openapi_document() -> dict[str, Any]:
-    """An OpenAPI 3.0 document declaring each scheme the twin demands (the oauth one with both flows)."""
+def openapi_document(only: str | None = None) -> dict[str, Any]:
+    """An OpenAPI 3.0 document declaring each scheme the twin demands (the oauth one with both flows).
+
+    ``only`` (``ApiKey``, ``QueryKey``, ``Basic``, ``Bearer``, ``OAuth``) keeps one scheme and its path,
+    as a real System would publish.
+    """
     item = {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"},
                                              "updated_at": {"type": "string", "format": "date-time"}}}
     paths: dict[str, Any] = {}
     for prefix, scheme, scopes in (("apikey", "ApiKey", []), ("query", "QueryKey", []), ("basic", "Basic", []),
                                    ("bearer", "Bearer", []), ("oauth", "OAuth", ["orders:read"])):
+        if only and scheme != only:
+            continue
         paths[f"/{prefix}/orders"] = {
             "get": {"operationId": f"list{scheme}Orders", "security": [{scheme: scopes}],
                     "responses": {"200": {"description": "orders", "content": {"application/json": {"schema": {
                         "type": "object", "properties": {"data": {"type": "array", "items": item}}}}}}}},
         }
-    return {
-        "openapi": "3.0.3", "info": {"title": "auth demo", "version": "1"}, "paths": paths,
-        "components": {"securitySchemes": {
-            "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-            "QueryKey": {"type": "apiKey", "in": "query", "name": "api_key"},
-            "Basic": {"type": "http", "scheme": "basic"},
-            "Bearer": {"type": "http", "scheme": "bearer"},
-            "OAuth": {"type": "oauth2", "flows": {
-                "clientCredentials": {"tokenUrl": "/oauth/token",
-                                      "scopes": {"orders:read": "read orders", "orders:write": "change orders"}},
-                "authorizationCode": {"authorizationUrl": "/oauth/authorize", "tokenUrl": "/oauth/token",
-                                      "refreshUrl": "/oauth/token",
-                                      "scopes": {"orders:read": "read orders", "orders:write": "change orders"}}}},
-        }},
+    schemes = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+        "QueryKey": {"type": "apiKey", "in": "query", "name": "api_key"},
+        "Basic": {"type": "http", "scheme": "basic"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+        "OAuth": {"type": "oauth2", "flows": {
+            "clientCredentials": {"tokenUrl": "/oauth/token",
+                                  "scopes": {"orders:read": "read orders", "orders:write": "change orders"}},
+            "authorizationCode": {"authorizationUrl": "/oauth/authorize", "tokenUrl": "/oauth/token",
+                                  "refreshUrl": "/oauth/token",
+                                  "scopes": {"orders:read": "read orders", "orders:write": "change orders"}}}},
     }
+    if only:
+        schemes = {only: schemes[only]}
+    return {"openapi": "3.0.3", "info": {"title": "auth demo", "version": "1"}, "paths": paths,
+            "components": {"securitySchemes": schemes}}
