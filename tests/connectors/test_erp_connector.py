@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from doohickey import model
@@ -135,23 +136,35 @@ async def test_errors_become_the_right_kinds(env: Env) -> None:
     with pytest.raises(RejectedError, match="product code SKU-123 does not exist"):
         await env.client.write(WriteRequest("order", "create", bad))
     env.twin.faults.add(Fault(kind="rate_limit", seconds=3, count=1))
+    await env.client.check()  # one 429 is waited out inside the call
+    env.twin.faults.add(Fault(kind="rate_limit", seconds=3, count=10))
     with pytest.raises(RateLimited) as limited:
         await env.client.check()
     assert limited.value.retry_after == 3
+    env.twin.faults.clear()
     env.twin.faults.add(Fault(kind="maintenance", end=3600, count=1))
     with pytest.raises(Unavailable) as down:
         await env.client.check()
     assert down.value.retry_after and down.value.retry_after > 3000
-    env.twin.faults.add(Fault(kind="error_rate", count=1))
+    env.twin.faults.add(Fault(kind="error_rate", count=10))
     with pytest.raises(TransientError):
         await env.client.check()
-    env.twin.faults.add(Fault(kind="malformed", count=1))
+    env.twin.faults.clear()
+    env.twin.faults.add(Fault(kind="error_rate", paths=["/api/v1/sales-orders"], methods=["POST"], count=1))
+    with pytest.raises(TransientError):  # a write that may have happened is not repeated blindly
+        await env.client.write(WriteRequest("order", "create", _order(4), idempotency_key="evt-4"))
+    retried = await env.client.write(WriteRequest("order", "create", _order(4), idempotency_key="evt-4"))
+    assert retried.data["number"] == DATA.orders[4].number and env.twin.state.count("sales_orders") == 1
+    env.twin.faults.add(Fault(kind="malformed", count=10))
     with pytest.raises(TransientError, match="not valid JSON"):
         await env.client.read("order")
+    env.twin.faults.clear()
     wrong = load("erp").connect(ConnectionSettings("erp", env.url, {"api_key": Secret("nope")}), ConnectOptions())
     with pytest.raises(AuthError, match="Invalid login attempt"):
         await wrong.check()
     await wrong.aclose()
+    applied = [entry["kind"] for entry in env.twin.faults.log]
+    assert applied.count("rate_limit") >= 4 and "maintenance" in applied and "malformed" in applied
 
 
 class CountingPacer:
@@ -175,23 +188,32 @@ class CountingPacer:
 async def test_pacer_is_honoured(env: Env) -> None:
     pacer = CountingPacer()
     client = load("erp").connect(ConnectionSettings("erp", env.url, {"api_key": Secret("erp-test-key")}),
-                                 ConnectOptions(pacer=pacer))
+                                 ConnectOptions(pacer=pacer, clock=env.clock))
     await client.check()
     env.twin.faults.add(Fault(kind="rate_limit", seconds=2, count=1))
-    with pytest.raises(RateLimited):
-        await client.read("order")
+    await client.read("order")
     await client.aclose()
-    assert pacer.acquired == pacer.released == 2 and pacer.observed == [None, 2.0]
+    assert pacer.acquired == pacer.released == 3 and pacer.observed == [2.0]
 
 
 @pytest.mark.anyio
-async def test_concurrency_limit_surfaces_as_rate_limited() -> None:
+async def test_concurrency_limit_is_waited_out_then_surfaces_as_rate_limited() -> None:
     twin = create_twin("erp", concurrency_limit=1, service_seconds=0.3)
     with TwinServer(twin.app) as server:
-        client = load("erp").connect(ConnectionSettings("erp", server.url, {"api_key": Secret("erp-test-key")}),
-                                     ConnectOptions())
-        outcomes = await asyncio.gather(client.check(), client.check(), return_exceptions=True)
+        settings = ConnectionSettings("erp", server.url, {"api_key": Secret("erp-test-key")})
+        client = load("erp").connect(settings, ConnectOptions())
+        await asyncio.gather(client.check(), client.check())  # the loser retries briefly and gets through
+        slow = create_twin("erp", concurrency_limit=1, service_seconds=1.5)
+        with TwinServer(slow.app) as busy:
+            hog = load("erp").connect(ConnectionSettings("erp", busy.url, settings.secrets), ConnectOptions())
+            blocked = load("erp").connect(ConnectionSettings("erp", busy.url, settings.secrets), ConnectOptions())
+            holding = asyncio.create_task(hog.check())
+            await asyncio.sleep(0.2)
+            with pytest.raises(RateLimited, match=r"Concurrent request limit exceeded\. Request blocked\."):
+                await blocked.check()
+            await holding
+            await hog.aclose()
+            await blocked.aclose()
         await client.aclose()
-    errors = [o for o in outcomes if isinstance(o, Exception)]
-    assert len(errors) == 1 and isinstance(errors[0], RateLimited)
-    assert "Concurrent request limit exceeded. Request blocked." in errors[0].message
+        rejected = httpx.get(f"{server.url}/_twin/state").json()["concurrency"]["rejected"]
+    assert rejected >= 1

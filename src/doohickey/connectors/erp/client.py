@@ -2,7 +2,7 @@
 
 Records carry canonical dicts (see :mod:`.maps`); ``version`` is the ERP's
 ``updated_at`` (fixed-width ISO text, so it sorts as text). Errors follow the table
-in :mod:`.rest`; the ERP's message comes from ``o:errorDetails[0].detail``.
+in :mod:`doohickey.connectors.http`; the ERP's message comes from ``o:errorDetails[0].detail``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from doohickey import model
 from doohickey.connectors.erp import maps
-from doohickey.connectors.erp.rest import RestSession
+from doohickey.connectors.http import HttpSession
 from doohickey.connectors.spec import ConnectionSettings, ConnectOptions, Page, Record, WriteRequest, WriteResult
 from doohickey.errors import DependencyMissing, RejectedError
 
@@ -44,8 +44,8 @@ class ErpClient:
                                 system=settings.system)
         prefix = settings.options.get("api_prefix", "/api/v1")
         self.system = settings.system
-        self.http = RestSession(settings.system, settings.url.rstrip("/") + prefix,
-                                {"X-Api-Key": settings.secrets["api_key"].reveal()}, options, erp_message)
+        self.http = HttpSession(settings, options, base_url=settings.url.rstrip("/") + prefix,
+                                headers={"X-Api-Key": settings.secrets["api_key"].reveal()}, message_of=erp_message)
 
     async def check(self) -> None:
         """One cheap authenticated call (the first item)."""

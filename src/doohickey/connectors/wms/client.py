@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from doohickey import model
-from doohickey.connectors.erp.rest import RestSession
+from doohickey.connectors.http import HttpSession
 from doohickey.connectors.spec import ConnectionSettings, ConnectOptions, Page, Record, WriteRequest, WriteResult
 from doohickey.connectors.wms import maps
 from doohickey.errors import DependencyMissing, RejectedError
@@ -40,10 +40,9 @@ class WmsClient:
                                 system=settings.system)
         self.system = settings.system
         self.location = settings.options.get("location", "WMS")
-        self.http = RestSession(settings.system, settings.url.rstrip("/") + settings.options.get("api_prefix",
-                                                                                                  "/api/v1"),
-                                {"Authorization": f"Bearer {settings.secrets['token'].reveal()}"}, options,
-                                wms_message)
+        base_url = settings.url.rstrip("/") + settings.options.get("api_prefix", "/api/v1")
+        self.http = HttpSession(settings, options, base_url=base_url, message_of=wms_message,
+                                headers={"Authorization": f"Bearer {settings.secrets['token'].reveal()}"})
 
     async def check(self) -> None:
         """One cheap authenticated call."""
