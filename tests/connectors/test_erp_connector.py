@@ -217,3 +217,20 @@ async def test_concurrency_limit_is_waited_out_then_surfaces_as_rate_limited() -
         await client.aclose()
         rejected = httpx.get(f"{server.url}/_twin/state").json()["concurrency"]["rejected"]
     assert rejected >= 1
+
+
+@pytest.mark.anyio
+async def test_outage_timeout_and_latency_faults() -> None:
+    twin = create_twin("erp", faults=[Fault(kind="timeout", seconds=5, count=1),
+                                      Fault(kind="latency", seconds=0.2, count=1)])
+    with TwinServer(twin.app) as server:
+        client = load("erp").connect(ConnectionSettings("erp", server.url, {"api_key": Secret("erp-test-key")}),
+                                     ConnectOptions(timeout=0.5))
+        await client.check()  # the hung request times out on our side and the retry gets through
+        twin.faults.add(Fault(kind="outage", seconds=1, count=10))
+        with pytest.raises(Unavailable) as down:
+            await client.check()
+        await client.aclose()
+    assert down.value.retry_after == 1
+    applied = [entry["kind"] for entry in twin.faults.log]
+    assert applied[:2] == ["timeout", "latency"] and applied.count("outage") == 3
