@@ -291,6 +291,10 @@ class OpenAPIClient:
         response = await self._send("GET", url, f"listing {entity}", params=params)
         body = response.json()
         rows = dig(body, ent.records_path)
+        if not isinstance(rows, list) and isinstance(body, dict):
+            # the document did not say where the records are: take the answer's only list
+            lists = [v for k, v in body.items() if isinstance(v, list) and k not in ("errors", "links", "warnings")]
+            rows = lists[0] if len(lists) == 1 else rows
         if not isinstance(rows, list):
             raise RejectedError(f"{self.system}: the {entity} list answer has no list at "
                                 f"{ent.records_path or 'the top level'}", system=self.system)
