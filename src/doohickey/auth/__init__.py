@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,27 +20,20 @@ from doohickey.errors import SecretError
 
 
 def resolve_secrets(references: Mapping[str, Any], base: str | Path = ".") -> dict[str, Secret]:
-    """Read each ``{env: NAME}`` / ``{file: path}`` reference (objects with ``env``/``file`` or dicts).
+    """Read each ``{env: NAME}`` / ``{file: path}`` reference (SecretRef objects or plain dicts).
 
-    Raises SecretError naming the setting and where it looked, never a value.
+    Delegates to :func:`doohickey.plan.secrets.resolve_secret`; raises SecretError naming the
+    setting and where it looked, never a value.
     """
+    from doohickey.plan.model import SecretRef
+    from doohickey.plan.secrets import resolve_secret
+
     resolved: dict[str, Secret] = {}
     for name, ref in references.items():
-        env = ref.get("env") if isinstance(ref, Mapping) else getattr(ref, "env", None)
-        file = ref.get("file") if isinstance(ref, Mapping) else getattr(ref, "file", None)
-        if env:
-            value = os.environ.get(env)
-            if value is None:
-                raise SecretError(f"setting {name!r}: the environment variable {env} is not set")
-        elif file:
-            path = Path(base) / file
-            try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise SecretError(f"setting {name!r}: cannot read the file {path}: {exc.strerror}") from None
-        else:
-            raise SecretError(f"setting {name!r} is not a secret reference ({{env: NAME}} or {{file: path}})")
-        if not value:
-            raise SecretError(f"setting {name!r}: the secret is empty ({'$' + env if env else file})")
-        resolved[name] = Secret(value)
+        try:
+            reference = ref if isinstance(ref, SecretRef) else SecretRef.model_validate(dict(ref))
+        except (TypeError, ValueError):
+            raise SecretError(f"setting {name!r} is not a secret reference ({{env: NAME}} or {{file: path}})") \
+                from None
+        resolved[name] = resolve_secret(reference, base=Path(base), name=name)
     return resolved

@@ -120,7 +120,8 @@ def _values(payload: Any, path: str) -> list[tuple[str, Any, bool, bool]]:
             return
         here = f"{prefix}.{name}" if prefix else name
         if name not in node:
-            results.append((here, None, False, True))
+            # an absent optional parent is not a problem of its children; the parent reports itself
+            results.append((here, None, False, not rest))
             return
         value = node[name]
         if not rest:
@@ -133,9 +134,7 @@ def _values(payload: Any, path: str) -> list[tuple[str, Any, bool, bool]]:
             walk(value, rest, here)
 
     walk(payload, path.replace("[].", "[]\x00").replace(".", "\x00").split("\x00"), "")
-    # a missing field under a missing optional parent is not a problem of its own
-    return [(c, v, p, pp) for c, v, p, pp in results if p or c.count(".") + c.count("[") <= path.count(".") +
-            path.count("[")]
+    return results
 
 
 def _unknown(node: Any, by_path: dict[str, FieldInfo], schema_prefix: str, prefix: str,
