@@ -75,6 +75,8 @@ def connection_settings(plan: Plan, system_name: str, env: str = "sandbox", *,
     options: dict[str, Any] = {k: v for k, v in (("twin", connection.twin), ("seed", connection.seed),
                                                  ("faults", connection.faults)) if v is not None}
     options.update(connection.settings())
+    if system.profile:  # the openapi connector reads the System's discovery profile, relative to the plan
+        options.setdefault("profile", str(base / system.profile) if base is not None else system.profile)
     secrets: dict[str, Secret] = {}
     if resolve:
         for key, ref in connection.secrets().items():
