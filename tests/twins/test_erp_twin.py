@@ -43,11 +43,17 @@ def test_order_totals_and_partial_fulfilment_with_tracking(erp) -> None:
     assert made.status_code == 201, made.text
     order = made.json()
     assert (order["subtotal"], order["tax_total"], order["total"]) == ("40.00", "4.75", "49.74")
-    before = api.get("/stock", params={"item_code": SKU_A, "location": "WH-MAIN"}).json()["items"][0]["on_hand"]
+    def stock_a() -> tuple[int, int, int]:
+        level = api.get("/stock", params={"item_code": SKU_A, "location": "WH-MAIN"}).json()["items"][0]
+        return level["on_hand"], level["committed"], level["available"]
+
+    before, committed, available = stock_a()
+    assert committed == 3 and available == before - 3, "a confirmed order commits its quantities"
     first = api.post(f"/sales-orders/{order['id']}/fulfilments", json={
         "lines": [{"item_code": SKU_A, "quantity": 2}], "carrier": "DHL", "tracking_number": "JD014600001"})
     assert first.status_code == 201
     assert api.get(f"/sales-orders/{order['id']}").json()["status"] == "partially_fulfilled"
+    assert stock_a() == (before - 2, 1, before - 3)
     over = api.post(f"/sales-orders/{order['id']}/fulfilments", json={"lines": [{"item_code": SKU_A, "quantity": 2}]})
     assert over.status_code == 400
     assert over.json()["o:errorDetails"][0]["detail"] == (
@@ -57,8 +63,7 @@ def test_order_totals_and_partial_fulfilment_with_tracking(erp) -> None:
         (SKU_A, 1), (SKU_B, 1)}
     final = api.get(f"/sales-orders/{order['id']}").json()
     assert final["status"] == "fulfilled" and [ln["quantity_fulfilled"] for ln in final["lines"]] == [3, 1]
-    after = api.get("/stock", params={"item_code": SKU_A, "location": "WH-MAIN"}).json()["items"][0]["on_hand"]
-    assert after == before - 3
+    assert stock_a() == (before - 3, 0, before - 3)
     fulfilments = api.get("/item-fulfilments", params={"order_id": order["id"]}).json()["items"]
     assert [(f["carrier"], f["tracking_number"]) for f in fulfilments] == [("DHL", "JD014600001"), ("UPS", "1Z9")]
     cancel = api.post(f"/sales-orders/{order['id']}/cancel")
@@ -85,6 +90,11 @@ def test_retried_create_returns_the_first_order(erp) -> None:
     assert api.get("/sales-orders", params={"external_ref": "#200"}).json()["total"] == 1
     reused = api.post("/sales-orders", json=_order("#201", (SKU_A, 1)), headers={"Idempotency-Key": "evt-1"})
     assert reused.status_code == 422 and reused.json()["o:errorDetails"][0]["o:errorCode"] == "IDEMPOTENCY_KEY_REUSED"
+    committed = api.get("/stock", params={"item_code": SKU_A, "location": "WH-MAIN"}).json()["items"][0]["committed"]
+    assert committed == 1, "the retried creates committed nothing more"
+    api.post(f"/sales-orders/{first.json()['id']}/cancel")
+    level = api.get("/stock", params={"item_code": SKU_A, "location": "WH-MAIN"}).json()["items"][0]
+    assert (level["committed"], level["available"]) == (0, level["on_hand"]), "cancelling releases the commitment"
 
 
 def test_validation_errors_speak_business(erp) -> None:

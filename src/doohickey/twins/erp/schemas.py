@@ -115,6 +115,8 @@ class SalesOrderIn(Strict):
     lines: list[OrderLineIn] = Field(..., min_length=1)
     shipping_fee: Money = Field(Decimal(0), ge=0)
     shipping_tax: Money = Field(Decimal(0), ge=0)
+    location: str = Field("WH-MAIN", description="Where the order is fulfilled from: confirmed orders commit stock "
+                                                 "there (available = on_hand - committed).")
     expected_total: Money | None = Field(None, description="If given, the order is refused unless its computed "
                                                            "total equals this (catches mapping errors).")
     ship_to: Address | None = None
@@ -158,6 +160,7 @@ class SalesOrder(BaseModel):
     ship_to: Address | None = None
     bill_to: Address | None = None
     memo: str = ""
+    location: str = "WH-MAIN"
     cancelled_at: str | None = None
     created_at: str
     updated_at: str

@@ -230,8 +230,12 @@ class ErpState:
             return self._load("stock", f"{code}@{location}")
 
     def adjust_stock(self, code: str, location: str, *, delta: int | None = None, on_hand: int | None = None,
-                     reason: str = "") -> dict[str, Any]:
-        """Change stock of ``code`` at ``location`` by ``delta`` or set it to ``on_hand``."""
+                     reason: str = "", committed_delta: int = 0) -> dict[str, Any]:
+        """Change stock of ``code`` at ``location`` by ``delta`` or set it to ``on_hand``.
+
+        ``committed_delta`` moves the quantity promised to confirmed orders;
+        ``available = on_hand - committed`` is what the shop may sell.
+        """
         self.item(code)
         with self.lock:
             doc = self._load("stock", f"{code}@{location}") or {
@@ -241,9 +245,18 @@ class ErpState:
                 raise ErpError(f"insufficient stock of {code} at {location}: {doc['on_hand']} on hand",
                                code="INSUFFICIENT_STOCK")
             doc["on_hand"] = new
-            doc["available"] = new - doc.get("committed", 0)
+            doc["committed"] = max(doc.get("committed", 0) + committed_delta, 0)
+            doc["available"] = new - doc["committed"]
             doc["last_reason"] = reason
             return self._save("stock", doc, code, location)
+
+    def _commit(self, order: dict[str, Any], sign: int) -> None:
+        """Promise (sign +1) or release (-1) the open quantities of an order at its location."""
+        for line in order["lines"]:
+            open_quantity = line["quantity"] - line["quantity_fulfilled"]
+            if open_quantity > 0 and not line.get("is_gift_card"):
+                self.adjust_stock(line["item_code"], order.get("location") or DEFAULT_LOCATION, delta=0,
+                                  committed_delta=sign * open_quantity, reason=f"commitment of {order['id']}")
 
     # --- sales orders ----------------------------------------------------------------------------
 
@@ -277,7 +290,10 @@ class ErpState:
                                f"(subtotal {doc['subtotal']} - discounts {doc['discount_total']} + shipping "
                                f"{doc['shipping_fee']} + tax {doc['tax_total']})", path="expected_total")
             doc.pop("expected_total", None)
+            doc["location"] = data.get("location") or DEFAULT_LOCATION
             self._save("sales_orders", doc, status, ref)
+            if status == "confirmed":
+                self._commit(doc, +1)
             self._remember(key, fingerprint, "sales_orders", doc["id"])
             return doc, True
 
@@ -324,6 +340,10 @@ class ErpState:
                 verb = "confirmed" if status == "confirmed" else "cancelled"
                 raise ErpError(f"sales order {order_id} is {current.replace('_', ' ')} and cannot be {verb}",
                                status=422, code="INVALID_STATUS_TRANSITION", path="status")
+            if status == "confirmed":
+                self._commit(doc, +1)
+            elif current == "confirmed":
+                self._commit(doc, -1)
             doc["status"] = status
             if status == "cancelled":
                 doc["cancelled_at"] = _now_text(self.clock.now())
@@ -342,9 +362,18 @@ class ErpState:
                 {"item_code": ln["item_code"], "quantity": ln["quantity"] - ln["quantity_fulfilled"]}
                 for ln in order["lines"] if ln["quantity"] > ln["quantity_fulfilled"]]
             location = data.get("location") or DEFAULT_LOCATION
+            gift_cards = {ln["item_code"] for ln in order["lines"] if ln.get("is_gift_card")}
             shipped = self._allocate(order, requested)
             for code, quantity in shipped:
-                self.adjust_stock(code, location, delta=-quantity, reason=f"fulfilment of {order_id}")
+                if code in gift_cards:
+                    continue  # nothing physical leaves the warehouse
+                release = -quantity
+                if location != (order.get("location") or DEFAULT_LOCATION):
+                    self.adjust_stock(code, order.get("location") or DEFAULT_LOCATION, delta=0,
+                                      committed_delta=release, reason=f"fulfilment of {order_id} elsewhere")
+                    release = 0
+                self.adjust_stock(code, location, delta=-quantity, committed_delta=release,
+                                  reason=f"fulfilment of {order_id}")
             done = all(ln["quantity_fulfilled"] >= ln["quantity"] for ln in order["lines"])
             order["status"] = "fulfilled" if done else "partially_fulfilled"
             self._save("sales_orders", order, order["status"], order.get("external_ref"))
