@@ -32,7 +32,7 @@ CONNECTOR = Connector(
     kind="wms",
     description="Warehouse system: fulfilment requests out; shipments with tracking and stock in (webhook or poll).",
     entities={
-        "order": EntitySpec("order", actions=("create", "cancel"), key="number", depends_on=("variant",),
+        "order": EntitySpec("order", actions=("create", "cancel"), key="number",
                             webhook_topics=("fulfilment_request.received", "fulfilment_request.cancelled")),
         "fulfilment": EntitySpec("fulfilment", actions=("create",), key="order_number",
                                  webhook_topics=("shipment.created",)),
