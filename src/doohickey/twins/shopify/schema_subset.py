@@ -111,9 +111,9 @@ def _only_deprecated(directives: tuple) -> tuple:
     return tuple(d for d in directives or () if d.name.value == "deprecated")
 
 
-def cut(full_sdl: str) -> str:
+def cut(full_sdl: str | DocumentNode) -> str:
     """The SDL of the subset: Shopify's definitions for ``TYPES``, pruned as the module docstring says."""
-    document = parse(full_sdl, no_location=True)
+    document = parse(full_sdl, no_location=True) if isinstance(full_sdl, str) else full_sdl
     kept = set(TYPES)
     by_name = {d.name.value: d for d in document.definitions if hasattr(d, "name") and d.name is not None}
     missing = kept - set(by_name)
