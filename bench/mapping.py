@@ -37,7 +37,7 @@ from doohickey.mapping.values import field_values, match_values
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DEV = REPO.parent / "shared" / "benchmarks" / "mapping-dev"
 FEATURES = ["name", "exact", "context", "name*context", "description", "document", "type", "enum", "samples",
-            "depth", "kind"]
+            "depth", "kind", "ident"]
 
 
 # --------------------------------------------------------------------------- data

@@ -12,26 +12,31 @@ from __future__ import annotations
 # (strength, words and phrases). The first entry names the group in reasons.
 SYNONYM_GROUPS: list[tuple[float, list[str]]] = [
     # quantities and identifiers
-    (0.95, ["quantity", "qty", "quantity ordered", "ordered quantity", "count ordered"]),
+    (0.95, ["quantity", "qty", "quantity ordered", "ordered quantity", "count ordered", "product unit quantity",
+            "ordered qty"]),
     (0.95, ["sku", "product code", "default code", "item code", "article number", "item number",
             "variant code", "product sku", "stock keeping unit"]),
     (0.9, ["barcode", "upc", "gtin", "ean", "isbn", "jan"]),
     (0.9, ["id", "identifier", "uuid", "guid", "record id"]),
-    (0.85, ["number", "no", "nbr", "num", "order number"]),
+    (0.85, ["number", "no", "nbr", "num", "order number", "increment id", "tran id", "transaction number",
+            "document number"]),
     (0.8, ["reference", "ref", "external reference", "customer reference"]),
     # money
     (0.85, ["amount", "total", "grand total", "sum"]),
     (0.6, ["price", "amount", "total", "cost", "value", "charge"]),
-    (0.8, ["price", "unit price", "price unit", "rate"]),
+    (0.95, ["price", "unit price", "price unit", "unit cost", "price each"]),
+    (0.7, ["price", "rate", "unit price"]),
+    (0.85, ["line total", "row total", "price subtotal", "line amount", "total line"]),
     (0.9, ["list price", "compare at price", "retail price", "msrp", "regular price", "original price"]),
-    (0.9, ["subtotal", "sub total", "untaxed amount", "total ex tax", "net total"]),
+    (0.9, ["subtotal", "sub total", "untaxed amount", "amount untaxed", "total ex tax", "net total", "net amount"]),
     (0.9, ["discount", "coupon", "promotion", "promo", "voucher", "rebate", "applied discount"]),
     (0.95, ["tax", "taxes", "vat", "gst", "sales tax"]),
     (0.95, ["currency", "currency code", "currency iso", "curr"]),
-    (0.7, ["include", "inclusive", "inc", "incl", "included", "including"]),
+    (0.7, ["include", "inclusive", "inc", "incl", "included", "including", "with", "gross"]),
     (0.7, ["exclude", "exclusive", "ex", "excl", "excluded", "excluding", "untaxed"]),
     # parties and contact
-    (0.85, ["customer", "party", "buyer", "client", "contact", "shopper", "user", "account holder"]),
+    (0.85, ["customer", "party", "partner", "buyer", "client", "contact", "shopper", "user", "account holder",
+            "purchaser", "consumer"]),
     (0.95, ["email", "e mail", "mail", "email address", "contact mechanism"]),
     (0.95, ["phone", "telephone", "tel", "phone number", "mobile", "cell"]),
     (0.95, ["first name", "given name", "firstname", "forename"]),
@@ -53,8 +58,9 @@ SYNONYM_GROUPS: list[tuple[float, list[str]]] = [
     (0.95, ["country code", "country iso2", "country iso", "country iso code", "iso country"]),
     (0.6, ["country", "country code"]),
     (0.6, ["code", "iso", "iso2", "alpha2"]),
-    (0.9, ["billing", "invoice", "bill to", "invoicing"]),
-    (0.9, ["shipping", "shipment", "delivery", "ship to", "shipped to"]),
+    (0.9, ["billing", "invoice", "bill to", "invoicing", "bill", "billing address", "invoice address"]),
+    (0.9, ["shipping", "shipment", "delivery", "ship to", "shipped to", "ship", "shipping address",
+           "delivery address", "shipment address"]),
     (0.7, ["fulfillment", "fulfilment", "shipment", "shipping", "delivery", "dispatch"]),
     (0.8, ["address", "addresses", "location"]),
     # order structure
@@ -83,7 +89,8 @@ SYNONYM_GROUPS: list[tuple[float, list[str]]] = [
     (0.8, ["completed", "complete", "closed", "close", "done", "finished"]),
     (0.9, ["cancelled", "cancel", "canceled", "voided", "void"]),
     (0.85, ["shipped", "sent", "dispatched", "fulfilled", "delivered"]),
-    (0.7, ["processed", "paid", "placed", "confirmed", "sale date", "order date"]),
+    (0.7, ["processed", "paid", "placed", "confirmed", "sale date", "order date", "date order", "ordered",
+           "order placed", "tran date", "transaction date"]),
     (0.9, ["visible", "published", "active", "enabled", "is visible"]),
     # payment and delivery details
     (0.8, ["gateway", "payment method", "payment provider", "processor", "payment gateway"]),
@@ -103,18 +110,19 @@ NORMALISE: dict[str, str] = {
     "qty": "quantity", "addr": "address", "desc": "description", "amt": "amount", "descr": "description",
     "canceled": "cancelled", "cancelation": "cancellation", "fulfilment": "fulfillment",
     "organisation": "organization", "colour": "color", "catalogue": "catalog", "cust": "customer",
-    "prod": "product", "pricing": "price", "prices": "price", "taxes": "tax", "dt": "date",
+    "prod": "product", "uom": "unit", "telephone": "phone", "pricing": "price", "prices": "price", "taxes": "tax", "dt": "date",
     "tstamp": "timestamp", "img": "image", "lang": "language", "ts": "timestamp",
 }
 
 # Words that say little about what a field holds; they count for less in name comparison.
 WEAK_WORDS: frozenset[str] = frozenset({
     "is", "has", "the", "of", "a", "an", "at", "on", "in", "to", "for", "date", "time", "datetime", "timestamp",
-    "field", "data", "info", "value", "flag", "gmt", "utc", "local", "default", "base", "main", "primary",
+    "field", "data", "info", "value", "flag", "id", "gmt", "utc", "local", "default", "base", "main", "primary",
 })
 
-# Words that only say "this is a list of rows" inside a longer segment name (shipping_lines, tax_lines).
-CONTAINER_WORDS: frozenset[str] = frozenset({"line", "item", "row", "entry", "record", "list", "collection"})
+# Words that say little about a parent segment beside a more telling word: "this is a list of rows"
+# (shipping_lines, tax_lines) or "this is a relation" (partner_id.email, product_id.default_code).
+CONTAINER_WORDS: frozenset[str] = frozenset({"line", "item", "row", "entry", "record", "list", "collection", "id"})
 
 # Words dropped from descriptions before comparing them.
 STOPWORDS: frozenset[str] = frozenset({

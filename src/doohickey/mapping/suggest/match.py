@@ -21,20 +21,21 @@ TOP_K = 3
 # Logistic weights over the signals of signals.features(); "name*context" is the product of both.
 # A second stage adds how far a pair is behind the best candidate of its source and of its target.
 WEIGHTS: dict[str, float] = {
-    "bias": -8.734,
-    "name": 2.336,
-    "exact": 0.359,
-    "context": 1.507,
-    "name*context": 3.95,
-    "description": -0.04,
-    "document": 1.369,
-    "type": 1.657,
-    "enum": 1.334,
+    "bias": -8.456,
+    "name": 2.16,
+    "exact": 0.214,
+    "context": 1.519,
+    "name*context": 3.84,
+    "description": 0.098,
+    "document": 1.451,
+    "type": 1.712,
+    "enum": 1.34,
     "samples": 0.0,
-    "depth": 1.008,
-    "kind": 1.329,
+    "depth": 1.181,
+    "kind": 1.444,
+    "ident": 0.367,
 }
-STAGE2: dict[str, float] = {"gap_source": -2.87, "gap_target": -2.313}
+STAGE2: dict[str, float] = {"gap_source": -2.681, "gap_target": -1.971}
 
 
 @dataclass

@@ -94,6 +94,7 @@ class FieldView:
     shapes: frozenset[str]
     is_reference: bool
     kind: str  # "code", "name" or "" when the field's words do not say
+    is_id: bool  # an identifier (own id, foreign key, relation), not a value
 
 
 @dataclass
@@ -105,6 +106,7 @@ class SchemaView:
     children: dict[str, list[FieldView]] = field(default_factory=dict)
 
 
+_ID_WORDS = {"id", "uuid", "guid", "key", "identifier"}
 _CODED = {"country", "country code", "subdivision", "subdivision code", "currency", "language", "locale", "unit"}
 _CODE_WORDS = {"code", "iso", "iso2", "alpha2", "abbreviation", "country code", "subdivision code", "symbol"}
 _CODE_TEXT = re.compile(r"(?i)\b(iso[ -]?\d*|two-letter|2-letter|three-letter|3-letter|alpha-?[23]|abbreviation|"
@@ -174,7 +176,10 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 leaf = (*leaf, "id")
             qualified: tuple[str, ...] = ()
             if len(segs) > 1:
-                qualified = tokens(segs[-2].removesuffix("[]") + " " + segs[-1].removesuffix("[]"))
+                qualified = (*_context_tokens(segs[-2]), *leaf)
+                joined = tokens(" ".join(qualified))  # phrases across the two segments: product code, currency code
+                if len(joined) < len(qualified):
+                    qualified = joined
                 if leaf in _DISPLAY_NAMES and not segs[-2].endswith("[]") and (
                         f.parent in scalar_paths or len(siblings.get(f.parent, ())) <= 4):
                     # ``country.name`` on a relation is the country itself, shown by its name.
@@ -189,7 +194,7 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 enum=frozenset(_norm_enum(v) for v in f.enum),
                 values=tuple(f.enum) or (("true", "false") if fam == "bool" else ()),
                 shapes=frozenset(_shape(v) for v in f.samples),
-                is_reference=is_ref,
+                is_reference=is_ref, is_id=bool(leaf) and leaf[-1] in _ID_WORDS,
                 kind=value_kind(f, tuple(t for seg in segs[-2:] for t in _segment_tokens(seg))),
             )
             view.fields.append(fv)
@@ -298,9 +303,11 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
     depth = 1.0 if s.depth == t.depth else 0.0
     # +1 when both hold codes or both names, -1 for a code against a name (country vs country_code).
     kind = 0.0 if not s.kind or not t.kind else (1.0 if s.kind == t.kind else -1.0)
+    # An identifier against a value (rate_id vs rate, cart_id vs cart_tax) is rarely the same field.
+    ident = (1.0 if s.is_id == t.is_id else -1.0) if s.is_id or t.is_id else 0.0
     values = {"name": name, "exact": exact, "context": ctx, "description": desc, "document": doc, "type": tfit,
               "enum": enum, "samples": samples, "depth": depth,
-              "kind": kind}
+              "kind": kind, "ident": ident}
     reasons = _reasons(s, t, values, why, a, b, p, q, shared)
     return Evidence(values, reasons)
 
@@ -331,6 +338,8 @@ def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ..
         out.append(f"both hold a {s.kind}")
     elif v["kind"] < 0:
         out.append(f"a {s.kind} against a {t.kind}")
+    if v["ident"] < 0:
+        out.append("an identifier against a value")
     if v["samples"] > 0:
         out.append("sample values have the same shape")
     if s.depth != t.depth:
