@@ -110,7 +110,8 @@ NORMALISE: dict[str, str] = {
     "qty": "quantity", "addr": "address", "desc": "description", "amt": "amount", "descr": "description",
     "canceled": "cancelled", "cancelation": "cancellation", "fulfilment": "fulfillment",
     "organisation": "organization", "colour": "color", "catalogue": "catalog", "cust": "customer",
-    "prod": "product", "uom": "unit", "telephone": "phone", "pricing": "price", "prices": "price", "taxes": "tax", "dt": "date",
+    "prod": "product", "uom": "unit", "telephone": "phone", "pricing": "price", "prices": "price", "taxes": "tax",
+    "dt": "date",
     "tstamp": "timestamp", "img": "image", "lang": "language", "ts": "timestamp",
 }
 
