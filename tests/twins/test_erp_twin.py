@@ -135,7 +135,10 @@ def test_pagination_to_the_end_and_updated_since_polling(erp) -> None:
     clock.advance(60)
     mark = clock.now()
     clock.advance(1)
-    api.post("/stock/adjustments", json={"item_code": SKU_B, "location": "WH-EAST", "delta": -2, "reason": "count"})
+    adjustment = {"item_code": SKU_B, "location": "WH-EAST", "delta": -2, "reason": "breakage"}
+    first = api.post("/stock/adjustments", json=adjustment, headers={"Idempotency-Key": "adj-1"}).json()
+    again = api.post("/stock/adjustments", json=adjustment, headers={"Idempotency-Key": "adj-1"}).json()
+    assert first["on_hand"] == again["on_hand"], "a retried adjustment is applied once"
     changed = api.get("/stock", params={"updated_since": mark.isoformat()}).json()
     assert [(s["item_code"], s["location"]) for s in changed["items"]] == [(SKU_B, "WH-EAST")]
     customer = api.get("/customers", params={"limit": 1}).json()["items"][0]

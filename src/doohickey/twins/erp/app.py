@@ -277,12 +277,17 @@ def _stock_routes(api: APIRouter, state: ErpState) -> None:
 
     @api.post("/stock/adjustments", operation_id="adjustStock", response_model=s.StockLevel, tags=["stock"],
               summary="Adjust stock of one item at one location")
-    async def adjust(body: s.StockAdjustmentIn) -> dict[str, Any]:
-        """Add `delta` (negative to remove) or set `on_hand` to a counted quantity."""
+    async def adjust(body: s.StockAdjustmentIn, idempotency_key: IdemKey = None) -> dict[str, Any]:
+        """Add `delta` (negative to remove) or set `on_hand` to a counted quantity. A repeat with the same
+        `Idempotency-Key` is not applied twice."""
         if (body.delta is None) == (body.on_hand is None):
             raise ErpError("give exactly one of delta or on_hand", path="delta")
+        fp = _fingerprint(body.model_dump(mode="json"))
+        first = state.replay(idempotency_key, fp, "stock")
+        if first is not None:
+            return first
         return state.adjust_stock(body.item_code, body.location, delta=body.delta, on_hand=body.on_hand,
-                                  reason=body.reason)
+                                  reason=body.reason, key=idempotency_key, fingerprint=fp)
 
 
 def _refund_routes(api: APIRouter, state: ErpState) -> None:

@@ -230,7 +230,8 @@ class ErpState:
             return self._load("stock", f"{code}@{location}")
 
     def adjust_stock(self, code: str, location: str, *, delta: int | None = None, on_hand: int | None = None,
-                     reason: str = "", committed_delta: int = 0) -> dict[str, Any]:
+                     reason: str = "", committed_delta: int = 0, key: str | None = None,
+                     fingerprint: str = "") -> dict[str, Any]:
         """Change stock of ``code`` at ``location`` by ``delta`` or set it to ``on_hand``.
 
         ``committed_delta`` moves the quantity promised to confirmed orders;
@@ -248,7 +249,9 @@ class ErpState:
             doc["committed"] = max(doc.get("committed", 0) + committed_delta, 0)
             doc["available"] = new - doc["committed"]
             doc["last_reason"] = reason
-            return self._save("stock", doc, code, location)
+            saved = self._save("stock", doc, code, location)
+            self._remember(key, fingerprint, "stock", saved["id"])
+            return saved
 
     def _commit(self, order: dict[str, Any], sign: int) -> None:
         """Promise (sign +1) or release (-1) the open quantities of an order at its location."""
