@@ -168,11 +168,19 @@ def _depth(path: str) -> int:
 def _apply(spec: str, value: Any, depth: int) -> tuple[Any, int]:
     """Apply one transform at the right list depth; aggregates take the innermost list and drop one level."""
     found, args = parse_transform(spec)
+
+    def call(item: Any) -> Any:
+        try:
+            return found.fn(item, *args)
+        except (TransformError, ValueError, TypeError, ArithmeticError) as exc:
+            exc.failed_value = item  # type: ignore[union-attr]  # the element that failed, for the message
+            raise
+
     if depth == 0:
-        return found.fn(value, *args), 0
+        return call(value), 0
     if found.aggregate:
-        return _each(value, depth - 1, lambda v: found.fn(v, *args)), depth - 1
-    return _each(value, depth, lambda v: found.fn(v, *args)), depth
+        return _each(value, depth - 1, call), depth - 1
+    return _each(value, depth, call), depth
 
 
 def _each(value: Any, depth: int, fn: Any) -> Any:
@@ -210,11 +218,10 @@ def map_row(row: MapRow, source: dict[str, Any], target: dict[str, Any], flow_na
     for spec in row.transform:
         try:
             value, depth = _apply(spec, value, depth)
-        except TransformError as exc:
-            raise MappingError(f"{where}: transform {spec} failed on {row.source}={_short(original)}: {exc}",
-                               detail=f"value after earlier transforms: {_short(value)}") from None
         except (ValueError, TypeError, ArithmeticError) as exc:
-            raise MappingError(f"{where}: transform {spec} failed on {row.source}={_short(original)}: {exc}") from None
+            failed = getattr(exc, "failed_value", original)
+            raise MappingError(f"{where}: transform {spec} failed on {row.source}={_short(failed)}: {exc}",
+                               detail=f"source value: {_short(original)}") from None
     value = _with_default(value, row.default, depth)
     if value is None and row.default is None and not _touches(target, row.target):
         return  # nothing to write and nothing to clear: a missing optional field stays missing

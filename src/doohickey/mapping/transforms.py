@@ -445,9 +445,9 @@ def transform_problem(spec: str) -> str | None:
         return f"unknown transform {name!r} ({hint}known: {', '.join(sorted(TRANSFORMS))})"
     if raw is not None and raw.strip() and not TRANSFORMS[name].takes_arg:
         return f"transform {name!r} takes no argument"
-    if name in ("money", "cents_to_money", "money_to_cents", "round", "truncate") and raw and raw.strip():
-        if not _argument(raw).isdigit():
-            return f"transform {name!r} takes a whole number, not {raw.strip()!r}"
+    numeric = name in ("money", "cents_to_money", "money_to_cents", "round", "truncate")
+    if numeric and raw and raw.strip() and not _argument(raw).isdigit():
+        return f"transform {name!r} takes a whole number, not {raw.strip()!r}"
     return None
 
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from doohickey.model import ENTITY_NAMES
 
@@ -294,6 +294,12 @@ class Flow(Strict):
     coalesce: Literal["latest", "none"] = "none"
     on_failure: FailurePolicy | None = None
     use_case: str | None = Field(None, description="The business use case this flow serves, in words.")
+    _name: str = PrivateAttr("")
+
+    @property
+    def name(self) -> str:
+        """The flow's key in ``flows:`` (set when the plan is validated; empty for a lone Flow)."""
+        return self._name
 
     @field_validator("entity")
     @classmethod
@@ -450,6 +456,12 @@ class Plan(Strict):
     deploy_window: DeployWindow | None = None
     runtime: Runtime = Field(default_factory=Runtime)
     path: Path | None = Field(None, exclude=True, description="File the plan was read from.")
+
+    @model_validator(mode="after")
+    def _name_flows(self) -> Plan:
+        for name, flow in self.flows.items():
+            flow._name = name
+        return self
 
     def owner_of(self, entity: str, field: str | None = None) -> list[str]:
         """The owning system(s) of ``entity.field``, falling back to the entity's default owner."""
