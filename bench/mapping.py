@@ -126,6 +126,8 @@ def fit(pairs: list, evidences: dict[str, dict]) -> tuple[dict[str, float], dict
     weights = {k: v * scale for k, v in weights.items()}
     weights["bias"] += float(w2[0])
     stage2 = {"gap_source": float(w2[2]), "gap_target": float(w2[3])}
+    # The dev set has no sample values, so their weight cannot be fitted: keep the shipped prior.
+    weights["samples"] = match.WEIGHTS["samples"]
     return weights, stage2
 
 

@@ -244,3 +244,16 @@ def test_benchmark_pair_storefront_to_storefront(shared_dir: Path) -> None:
     assert accepted["shipping_address.address1"] == "shipping.address_1"
     assert accepted["line_items[].variant_id"] == "line_items[].variation_id"
     assert accepted["total_discounts"] == "discount_total"
+
+
+def test_sample_values_break_a_tie_between_look_alike_names(tmp_path: Path) -> None:
+    src = {"system": "a", "entity": "order", "fields": [
+        {"path": "ref", "type": "string", "samples": ["SO-1001", "SO-1002"]}]}
+    dst = {"system": "b", "entity": "sale", "fields": [
+        {"path": "ref_a", "type": "string", "samples": ["4711", "4712"]},
+        {"path": "ref_b", "type": "string", "samples": ["SO-1001", "SO-0999"]}]}
+    (tmp_path / "a.json").write_text(json.dumps(src))
+    (tmp_path / "b.json").write_text(json.dumps(dst))
+    best = suggest(load_schema(tmp_path / "a.json"), load_schema(tmp_path / "b.json")).candidates["ref"][0]
+    assert best.target == "ref_b"
+    assert "sample values in common: so-1001" in best.reasons

@@ -92,6 +92,7 @@ class FieldView:
     enum: frozenset[str]
     values: tuple[str, ...]  # the raw enum values, or true/false for a boolean, for status semantics
     shapes: frozenset[str]
+    samples: frozenset[str]  # sample values, trimmed and lower-cased
     is_reference: bool
     kind: str  # "code", "name" or "" when the field's words do not say
     is_id: bool  # an identifier (own id, foreign key, relation), not a value
@@ -194,6 +195,7 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 enum=frozenset(_norm_enum(v) for v in f.enum),
                 values=tuple(f.enum) or (("true", "false") if fam == "bool" else ()),
                 shapes=frozenset(_shape(v) for v in f.samples),
+                samples=frozenset(v.strip().lower() for v in f.samples if v.strip()),
                 is_reference=is_ref, is_id=bool(leaf) and leaf[-1] in _ID_WORDS,
                 kind=value_kind(f, tuple(t for seg in segs[-2:] for t in _segment_tokens(seg))),
             )
@@ -299,7 +301,10 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
         enum = value_overlap(s.values, t.values)
     samples = 0.0
     if s.shapes and t.shapes:
-        samples = len(s.shapes & t.shapes) / min(len(s.shapes), len(t.shapes))
+        # Shared values say more than shared shapes ("US-CA" vs "CA" share neither; "10115" vs "94107" share shape).
+        shape = len(s.shapes & t.shapes) / min(len(s.shapes), len(t.shapes))
+        same = len(s.samples & t.samples) / min(len(s.samples), len(t.samples)) if s.samples and t.samples else 0.0
+        samples = max(0.6 * shape, same)
     depth = 1.0 if s.depth == t.depth else 0.0
     # +1 when both hold codes or both names, -1 for a code against a name (country vs country_code).
     kind = 0.0 if not s.kind or not t.kind else (1.0 if s.kind == t.kind else -1.0)
@@ -340,7 +345,9 @@ def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ..
         out.append(f"a {s.kind} against a {t.kind}")
     if v["ident"] < 0:
         out.append("an identifier against a value")
-    if v["samples"] > 0:
+    if v["samples"] > 0.6:
+        out.append(f"sample values in common: {', '.join(sorted(s.samples & t.samples)[:3])}")
+    elif v["samples"] > 0:
         out.append("sample values have the same shape")
     if s.depth != t.depth:
         out.append(f"array nesting differs ({s.depth} vs {t.depth})")
