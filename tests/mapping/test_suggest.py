@@ -250,10 +250,10 @@ def test_sample_values_break_a_tie_between_look_alike_names(tmp_path: Path) -> N
     src = {"system": "a", "entity": "order", "fields": [
         {"path": "ref", "type": "string", "samples": ["SO-1001", "SO-1002"]}]}
     dst = {"system": "b", "entity": "sale", "fields": [
-        {"path": "ref_a", "type": "string", "samples": ["4711", "4712"]},
-        {"path": "ref_b", "type": "string", "samples": ["SO-1001", "SO-0999"]}]}
+        {"path": "ref_x", "type": "string", "samples": ["4711", "4712"]},
+        {"path": "ref_y", "type": "string", "samples": ["SO-1001", "SO-0999"]}]}
     (tmp_path / "a.json").write_text(json.dumps(src))
     (tmp_path / "b.json").write_text(json.dumps(dst))
     best = suggest(load_schema(tmp_path / "a.json"), load_schema(tmp_path / "b.json")).candidates["ref"][0]
-    assert best.target == "ref_b"
+    assert best.target == "ref_y"
     assert "sample values in common: so-1001" in best.reasons
