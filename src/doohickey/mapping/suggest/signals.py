@@ -345,7 +345,7 @@ def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ..
         out.append(f"a {s.kind} against a {t.kind}")
     if v["ident"] < 0:
         out.append("an identifier against a value")
-    if v["samples"] > 0.6:
+    if s.samples & t.samples:
         out.append(f"sample values in common: {', '.join(sorted(s.samples & t.samples)[:3])}")
     elif v["samples"] > 0:
         out.append("sample values have the same shape")
