@@ -13,20 +13,48 @@ pull in, the length of a ``$ref`` chain, and the node count of the reference che
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 import yaml
 
 from doohickey.errors import DoohickeyError
 
-try:  # the C loader is 5-10x faster on multi-megabyte specs
-    _YamlLoader: type = yaml.CSafeLoader
+try:  # the C parser is 5-10x faster on multi-megabyte specs
+    _BaseLoader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _YamlLoader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+
+class _YamlLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader with scalar tag resolution memoised.
+
+    PyYAML resolves every plain scalar with regular expressions in Python, which is
+    most of the load time of a large spec; the same few thousand words repeat, so
+    the answer is cached per (value, implicit) pair.
+    """
+
+    _cache: ClassVar[dict[tuple[str, bool, bool], str]] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and isinstance(value, str) and len(value) < 64:
+            key = (value, bool(implicit and implicit[0]), bool(implicit and implicit[1]))
+            tag = self._cache.get(key)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(self._cache) < 200_000:
+                    self._cache[key] = tag
+            return tag
+        return super().resolve(kind, value, implicit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved(path: Path) -> Path:
+    return path.resolve()
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_FILES = 200
@@ -65,7 +93,7 @@ class SpecSource:
 
     def document(self, path: Path) -> Any:
         """The parsed content of ``path`` (loaded once), for references into other files."""
-        path = path.resolve()
+        path = _resolved(path)
         if path not in self.files:
             if len(self.files) >= MAX_FILES:
                 raise SpecError(f"the spec reaches more than {MAX_FILES} files; refusing to load more", file=path)
@@ -80,7 +108,7 @@ class SpecSource:
         if file_part.startswith(("http://", "https://")):
             raise SpecError(f"remote $ref {ref!r} is not fetched; download that file next to the spec",
                             file=base, place=where)
-        file = (base.parent / unquote(file_part)).resolve() if file_part else base.resolve()
+        file = _resolved(base.parent / unquote(file_part)) if file_part else _resolved(base)
         if file_part and not file.is_file():
             raise SpecError(f"$ref {ref!r} points to a file that does not exist ({file})", file=base, place=where)
         doc = self.document(file)
@@ -88,7 +116,7 @@ class SpecSource:
 
     def deref(self, node: Any, base: Path | None = None, where: str = "") -> tuple[Any, Path]:
         """Follow ``$ref`` chains from ``node`` until a real node; return it with the file it lives in."""
-        base = base or self.path.resolve()
+        base = base or _resolved(self.path)
         seen: list[str] = []
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
