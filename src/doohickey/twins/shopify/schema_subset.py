@@ -7,6 +7,8 @@ definition is Shopify's own: the types listed in ``TYPES`` and the root fields i
 ``QUERY_FIELDS`` / ``MUTATION_FIELDS``, with output fields and optional arguments
 whose types fall outside the list left out. A required input field or argument
 whose type is missing is an error, so the cut never changes what an input means.
+Descriptions are left out (they would triple the start-up parse); read them in
+Shopify's documentation or the full SDL.
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ def cut(full_sdl: str | DocumentNode) -> str:
                     if name in roots:
                         raise SystemExit(f"root field {name}.{field.name.value} needs a type outside the subset")
                     continue
-                fields.append(field.__class__(**{**_attrs(field), "arguments": args,
+                fields.append(field.__class__(**{**_attrs(field), "arguments": tuple(a.__class__(**_attrs(a))
+                                                                                     for a in args),
                                                  "directives": _only_deprecated(field.directives)}))
             interfaces = tuple(i for i in node.interfaces or () if i.name.value in kept)
             node = node.__class__(**{**_attrs(node), "fields": tuple(fields), "interfaces": interfaces,
@@ -158,7 +161,14 @@ def cut(full_sdl: str | DocumentNode) -> str:
 
 
 def _attrs(node: object) -> dict:
-    return {key: getattr(node, key) for key in node.keys if key != "loc"}  # type: ignore[attr-defined]
+    """A node's attributes without its location and description (descriptions would triple the parse time)."""
+    attrs = {key: getattr(node, key) for key in node.keys if key != "loc"}  # type: ignore[attr-defined]
+    if "description" in attrs:
+        attrs["description"] = None
+    for key in ("values", "arguments"):
+        if attrs.get(key):
+            attrs[key] = tuple(item.__class__(**_attrs(item)) for item in attrs[key])
+    return attrs
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ class ShopState:
         self.shop_name = shop_name
         self.currency = currency
         self.listeners: list[Listener] = []
+        self.wants: Callable[[str], bool] = lambda topic: True
+        """Whether any listener wants ``topic``: lets emit skip snapshotting events nobody subscribed to."""
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL") if path != ":memory:" else None
@@ -101,6 +103,8 @@ class ShopState:
 
     def emit(self, topic: str, node: dict[str, Any]) -> None:
         """Announce ``topic`` (``orders/create``) about ``node``, after the current transaction commits."""
+        if not self.listeners or not self.wants(topic):
+            return
         node = json.loads(json.dumps(node))  # a snapshot: later changes must not leak into this event
         with self._lock:
             if self._db.in_transaction:

@@ -142,6 +142,11 @@ class WebhookDeliverer:
         self._idle = threading.Condition(self._lock)
         self._held: list[Delivery] = []
         state.listeners.append(self.on_event)
+        state.wants = self.wants
+
+    def wants(self, topic: str) -> bool:
+        """Whether any subscription listens to ``topic``."""
+        return bool(self.state.select("type='WebhookSubscription' AND name=?", (topic,), limit=1))
 
     # -------------------------------------------------------------- triggering
 
