@@ -92,6 +92,27 @@ class MemoryBindings:
                 yield BindingRef(ent, src, sid, tgt, tid)
 
 
+class IdMapBindings:
+    """The engine's IdMap seen as a BindingLookup (it has ``get``, ``lookup`` and ``iter_entity``)."""
+
+    def __init__(self, idmap: Any) -> None:
+        self.idmap = idmap
+
+    def target_id(self, entity: str, source_system: str, source_id: str, target_system: str) -> str | None:
+        found = self.idmap.get(source_system, entity, source_id, target_system)
+        return found.target_id if found else None
+
+    def source_id(self, entity: str, target_system: str, target_id: str, source_system: str) -> str | None:
+        for b in self.idmap.lookup(target_system, entity, target_id):
+            if (b.target_system, b.target_id, b.source_system) == (target_system, target_id, source_system):
+                return b.source_id
+        return None
+
+    def bindings(self, entity: str, source_system: str, target_system: str) -> Iterator[BindingRef]:
+        for b in self.idmap.iter_entity(entity, source_system=source_system, target_system=target_system):
+            yield BindingRef(entity, b.source_system, b.source_id, b.target_system, b.target_id)
+
+
 # --- Repair ----------------------------------------------------------------------------------------------
 
 
@@ -100,7 +121,8 @@ class RepairRequest:
     """The owner's values to write into the other System for one Discrepancy.
 
     ``action`` is ``create`` (missing: ``record`` is the owner's whole record) or ``update``
-    (mismatch: ``values`` holds only the differing fields the owner owns, by canonical name).
+    (mismatch: ``values`` holds only the differing fields the owner owns, by canonical name);
+    ``key`` holds the natural key fields, for APIs that address records by them (stock by SKU).
     """
 
     entity: str
@@ -112,6 +134,7 @@ class RepairRequest:
     values: Mapping[str, Any]
     record: Mapping[str, Any] | None
     discrepancy: Discrepancy
+    key: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Repair(Protocol):
@@ -120,6 +143,39 @@ class Repair(Protocol):
     async def push(self, request: RepairRequest) -> None:
         """Have the owner's values written into the other System."""
         ...
+
+
+class ClientRepair:
+    """A Repair that writes through the other System's Client, for runs outside the engine.
+
+    Creates carry an idempotency key derived from the owner's record, so a repeated repair cannot make
+    a second record where the API honours keys. The engine's own Repair enqueues Events instead
+    (durable, paced, retried); prefer it whenever the engine runs.
+    """
+
+    def __init__(self, client: Client, actions: Sequence[str]) -> None:
+        self.client = client
+        self.actions = tuple(actions)
+        self.requests: list[RepairRequest] = []
+
+    def _action(self, wanted: str) -> str:
+        for name in {"create": ("create", "upsert", "set"), "update": ("update", "upsert", "set")}[wanted]:
+            if name in self.actions:
+                return name
+        raise ReconcileError(f"repair: the other system has no action to {wanted} this entity "
+                             f"(it declares: {', '.join(self.actions) or 'none'})")
+
+    async def push(self, request: RepairRequest) -> None:
+        from doohickey.connectors.spec import WriteRequest
+
+        self.requests.append(request)
+        if request.action == "create":
+            await self.client.write(WriteRequest(request.entity, self._action("create"), dict(request.record or {}),
+                                                 idempotency_key=f"reconcile:{request.owner_system}:"
+                                                                 f"{request.owner_id}"))
+        else:
+            await self.client.write(WriteRequest(request.entity, self._action("update"),
+                                                 {**request.key, **request.values}, external_id=request.other_id))
 
 
 # --- what to compare and where to read it ---------------------------------------------------------------
@@ -328,8 +384,12 @@ async def _repair_request(spec: ReconcileSpec, owner: Source, d: Discrepancy,
         values[rule.name] = _raw(rule, row) if row is not None else f.owner
     if not values:
         return None
+    key = {} if spec.diff.key == (spec.diff.owner_id,) else dict(
+        zip(spec.diff.key, d.key.split("/") if len(spec.diff.key) > 1 else [d.key], strict=True))
+    if row is not None:
+        key = {k: _raw(FieldRule(k), row) for k in key}
     return RepairRequest(spec.entity, "update", spec.owner, spec.other, record.external_id if record else d.owner_id,
-                         d.other_ids[0] if d.other_ids else None, values, None, d)
+                         d.other_ids[0] if d.other_ids else None, values, None, d, key)
 
 
 def _raw(rule: FieldRule, row: Mapping[str, Any]) -> Any:
@@ -351,8 +411,8 @@ DEFAULT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "fulfilment": (("tracking_number", "text"), ("status", "casefold")),
 }
 DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
-    "stock": ("sku",), "customer": ("email",), "order": ("number",), "variant": ("sku",), "product": ("code",),
-    "refund": ("order_number",), "fulfilment": ("tracking_number",),
+    "stock": ("sku", "location"), "customer": ("email",), "order": ("number",), "variant": ("sku",),
+    "product": ("code",), "refund": ("order_number",), "fulfilment": ("tracking_number",),
 }
 KEY_TRANSFORMS = {"customer": "email"}
 FIELD_TRANSFORMS = {
