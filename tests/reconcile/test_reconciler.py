@@ -119,3 +119,33 @@ async def test_runs_are_stored_and_reports_hold_the_values(tmp_path) -> None:
         "name": "available", "owner": 8, "other": 2, "delta": -6}
     written = write_report(run, tmp_path / "r.html", history.recent("stock"))
     assert written.read_text().startswith("<!doctype html>")
+
+
+@pytest.mark.anyio
+async def test_scheduled_entries_fall_due_and_drift_alerts_name_the_owner() -> None:
+    from doohickey.reconcile.reconciler import drift_alert, due
+
+    now = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    every5 = ReconcileSpec("stock", STOCK.diff, "erp", "shop", every=dt.timedelta(minutes=5), person="Ana")
+    every15 = ReconcileSpec("orders", STOCK.diff, "shop", "erp", every=dt.timedelta(minutes=15))
+    last = {"stock": now - dt.timedelta(minutes=6), "orders": now - dt.timedelta(minutes=6)}
+    assert due([every5, every15], last, now) == ["stock"]
+    assert due([every5, every15], {}, now) == ["stock", "orders"]
+    erp, shop = systems({"A": 5, "B": 8}, {"A": 5, "B": 6})
+    run = await reconcile(every5, Source("erp", erp), Source("shop", shop), clock=ManualClock())
+    alert = drift_alert(run)
+    assert alert is not None and "for Ana" in alert and "mismatch B available 8->6" in alert
+    erp, shop = systems({"A": 5}, {"A": 5})
+    assert drift_alert(await reconcile(every5, Source("erp", erp), Source("shop", shop), clock=ManualClock())) is None
+
+
+def test_history_refuses_a_store_schema_it_cannot_write() -> None:
+    import sqlalchemy as sa
+
+    from doohickey.reconcile.diff import ReconcileError
+
+    other = sa.MetaData()
+    sa.Table("reconcile_runs", other, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("discrepancies", other, sa.Column("id", sa.Integer, primary_key=True))
+    with pytest.raises(ReconcileError, match="lacks column"):
+        History("sqlite://", other)

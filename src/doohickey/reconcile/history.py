@@ -24,7 +24,10 @@ MAX_STORED = 10_000
 def define_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     """Add ``reconcile_runs`` and ``discrepancies`` to ``metadata`` (or return them if already there)."""
     if "reconcile_runs" in metadata.tables:
-        return metadata.tables["reconcile_runs"], metadata.tables["discrepancies"]
+        runs, found = metadata.tables["reconcile_runs"], metadata.tables.get("discrepancies")
+        _check_columns(runs, RUN_COLUMNS)
+        _check_columns(found, FOUND_COLUMNS)
+        return runs, found  # type: ignore[return-value]
     runs = sa.Table(
         "reconcile_runs", metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -60,6 +63,24 @@ def define_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
         sa.Index("ix_discrepancies_run", "run_id"),
     )
     return runs, found
+
+
+RUN_COLUMNS = ("id", "name", "entity", "owner_system", "other_system", "person", "started_at", "finished_at",
+               "status", "owner_rows", "other_rows", "matched", "pending", *(str(k) for k in Kind), "repaired",
+               "remaining")
+FOUND_COLUMNS = ("id", "run_id", "kind", "entity", "key", "owner_id", "other_ids", "fields", "side", "note")
+
+
+def _check_columns(table: sa.Table | None, wanted: tuple[str, ...]) -> None:
+    """A MetaData that already holds these tables (the engine's) must hold them with the columns used here."""
+    from doohickey.reconcile.diff import ReconcileError
+
+    if table is None:
+        raise ReconcileError("the store defines reconcile_runs but not discrepancies")
+    missing = [c for c in wanted if c not in table.c]
+    if missing:
+        raise ReconcileError(f"the store's {table.name} table lacks column(s) {', '.join(missing)}; "
+                             "adopt doohickey.reconcile.history.define_tables or keep history in its own database")
 
 
 @dataclass(frozen=True)

@@ -227,6 +227,8 @@ class ReconcileSpec:
     by_bindings: bool = False
     person: str | None = None
     repair: bool = False
+    alert: str | None = None
+    every: dt.timedelta | None = None
 
     @property
     def entity(self) -> str:
@@ -442,4 +444,33 @@ def spec_from_plan(plan: Any, name: str) -> ReconcileSpec:
     diff = DiffSpec(entity, rules, key=DEFAULT_KEYS.get(entity, ("_id",)),
                     key_transform=KEY_TRANSFORMS.get(entity, "text"), grace=entry.grace or dt.timedelta(0))
     return ReconcileSpec(name, diff, owner, other, owned=owned, person=entry.owner,
-                         repair=str(entry.repair) == "push-owner")
+                         repair=str(entry.repair) == "push-owner", alert=entry.alert, every=entry.every)
+
+
+# --- scheduling and alerting (called by the engine's scheduler under `doohickey run`) ----------------------
+
+
+def due(specs: Iterable[ReconcileSpec], last_started: Mapping[str, dt.datetime], now: dt.datetime) -> list[str]:
+    """The scheduled reconciliations whose ``every`` has passed since their last run (never run: due now)."""
+    out = []
+    for spec in specs:
+        if spec.every is None:
+            continue
+        last = last_started.get(spec.name)
+        if last is None or now - last >= spec.every:
+            out.append(spec.name)
+    return out
+
+
+def drift_alert(run: ReconcileRun) -> str | None:
+    """The alert text for the reconciliation's named owner when drift remains beyond tolerance, else ``None``.
+
+    Tolerances are applied inside the diff, so any remaining discrepancy is drift beyond tolerance.
+    """
+    if run.result.clean:
+        return None
+    who = f" for {run.spec.person}" if run.spec.person else ""
+    worst = "; ".join(
+        f"{d.kind} {d.key}" + "".join(f" {f.name} {f.owner}->{f.other}" for f in d.fields[:3])
+        for d in run.result.discrepancies[:5])
+    return f"Reconciliation drift{who}: {run.summary()}. Worst: {worst}"
