@@ -234,3 +234,21 @@ async def test_outage_timeout_and_latency_faults() -> None:
     assert down.value.retry_after == 1
     applied = [entry["kind"] for entry in twin.faults.log]
     assert applied[:2] == ["timeout", "latency"] and applied.count("outage") == 3
+
+
+@pytest.mark.anyio
+async def test_items_upsert_and_draft_orders_confirm(env: Env) -> None:
+    product = model.Product(id="P-NEW", code="P-NEW", title="Søren's sauna hat", variants=[
+        model.Variant(sku="HAT-1", title="Wool", price=Decimal("19.90")),
+        model.Variant(sku="HAT-2", title="Linen", price=Decimal("0.00"))])
+    await env.client.write(WriteRequest("product", "upsert", model.to_dict(product)))
+    (hat,) = await env.client.find("product", {"sku": "HAT-2"})
+    assert hat.data["title"] == "Søren's sauna hat - Linen" and hat.data["code"] == "P-NEW"
+    assert hat.data["variants"][0]["price"] == "0.00"
+    draft = httpx.post(f"{env.url}/api/v1/sales-orders", headers={"X-Api-Key": "erp-test-key"}, json={
+        "external_ref": "#draft", "status": "draft", "lines": [{"item_code": "HAT-1", "quantity": 2}]})
+    assert draft.json()["status"] == "draft" and draft.json()["total"] == "39.80"
+    confirmed = await env.client.write(WriteRequest("order", "confirm", {"number": "#draft"}))
+    assert confirmed.external_id == draft.json()["id"] and confirmed.data["status"] == "confirmed"
+    with pytest.raises(RejectedError, match="no action 'explode'"):
+        await env.client.write(WriteRequest("order", "explode", {}))

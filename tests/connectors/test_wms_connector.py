@@ -158,3 +158,16 @@ async def test_stock_goods_in_cancel_and_errors(env: Env) -> None:
     with pytest.raises(AuthError, match="bearer token"):
         await wrong.check()
     await wrong.aclose()
+
+
+@pytest.mark.anyio
+async def test_fulfilment_request_from_a_canonical_fulfilment(env: Env) -> None:
+    sku = DATA.stock[0].sku
+    wanted = model.Fulfilment(order_number="#F-1", carrier="UPS", lines=[model.FulfilmentLine(sku, 1)])
+    made = await env.client.write(WriteRequest("fulfilment", "create", model.to_dict(wanted), idempotency_key="f-1"))
+    assert made.data["status"] == "pending" and made.data["carrier"] == "UPS" and made.data["order_number"] == "#F-1"
+    env.clock.advance(120)
+    env.twin.state.tick()
+    (parcel,) = await env.client.find("fulfilment", {"order_number": "#F-1"})
+    assert parcel.data["carrier"] == "UPS" and parcel.data["tracking_number"].startswith("1Z")
+    assert parcel.data["lines"] == [{"sku": sku, "quantity": 1}]
