@@ -116,8 +116,8 @@ def guide_from_profile(system: str, profile: SystemProfile, access: Mapping[str,
         guide.snippet = snippet(system, env, url, [])
         return guide
     guide = Guide(system, f"{scheme.name} ({describe(scheme)})")
-    guide.explanation.append(f"{profile.title or system} authenticates with {describe(scheme)}.")
-    if scheme.description:
+    guide.explanation.append(f"{system} authenticates with {describe(scheme)}.")
+    if scheme.description and "](" not in scheme.description:  # skip lines that are only links to docs
         guide.explanation.append(scheme.description)
     for name, text in secret_names(scheme, flow):
         guide.needs.append(Need(name, text, True, f"{{env: {env_name(system, name)}}}"))
@@ -133,8 +133,11 @@ def guide_from_profile(system: str, profile: SystemProfile, access: Mapping[str,
             extra.append(("token_store", store))
         extra.append(("token_url", token_url))
     guide.scopes, guide.unmatched = scopes_for(scheme, access)
-    if guide.scopes:
-        extra.append(("scopes", " ".join(guide.all_scopes)))
+    if guide.scopes and scheme.type == "oauth2":
+        extra.append(("scopes", " ".join(guide.all_scopes)))  # requested with each token
+    elif guide.scopes:
+        guide.explanation.append("Grant the scopes below to the API account or app that issues the key; "
+                                 "the key carries them.")
     guide.snippet = snippet(system, env, url, [n for n in guide.needs if n.secret], extra)
     return guide
 

@@ -79,7 +79,7 @@ def _profile_for(system: Any, plan: Any, profile: Path | None) -> Any:
         base = plan.path.parent if plan is not None and plan.path else Path(".")
         path = base / system.profile
     if path is None:
-        return None
+        return _fetch_profile(system, plan)
     try:
         if path.suffix.lower() in (".yaml", ".yml", ".json"):
             try:
@@ -89,6 +89,30 @@ def _profile_for(system: Any, plan: Any, profile: Path | None) -> Any:
 
                 return discover(path)  # an API document rather than a profile
         return load_profile(path)
+    except DoohickeyError as exc:
+        raise _fail(exc.message) from None
+
+
+def _fetch_profile(system: Any, plan: Any) -> Any:
+    """For an openapi System without a profile: discover its own ``/openapi.json`` (as the connector does)."""
+    if system is None or system.connector != "openapi":
+        return None
+    connection = system.production or system.sandbox
+    url = connection.url if connection is not None else None
+    if not url:
+        return None
+    import httpx
+
+    from doohickey.discover import discover_document
+
+    spec_url = url.rstrip("/") + "/openapi.json"
+    try:
+        response = httpx.get(spec_url, timeout=10)
+        response.raise_for_status()
+        return discover_document(response.json(), spec_url)
+    except (httpx.HTTPError, ValueError) as exc:
+        raise _fail(f"the system has no profile and {spec_url} could not be read ({exc}); give --profile") \
+            from None
     except DoohickeyError as exc:
         raise _fail(exc.message) from None
 
