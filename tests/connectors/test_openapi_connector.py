@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
+from doohickey.clock import ManualClock
 from doohickey.connectors.openapi import CONNECTOR, entity_specs, for_profile
 from doohickey.connectors.spec import Client, ConnectionSettings, ConnectOptions, Secret, WriteRequest
 from doohickey.discover import discover_document
@@ -67,7 +68,8 @@ def fixture_app() -> FastAPI:
     def guard(request: Request) -> None:
         if request.headers.get("authorization") != "Bearer s3cret":
             raise HTTPException(401, "bad token")
-        fault = faults.pop("next", None)
+        queue = faults.setdefault("queue", [])
+        fault = queue.pop(0) if queue else None
         if fault:
             raise HTTPException(fault[0], fault[1], headers=fault[2] if len(fault) > 2 else None)
 
@@ -140,9 +142,9 @@ def shop() -> Iterator[tuple[str, FastAPI]]:
         yield server.url, app
 
 
-def client_for(url: str, secrets: dict[str, str], **options: Any) -> Client:
+def client_for(url: str, secrets: dict[str, str], clock: ManualClock | None = None, **options: Any) -> Client:
     return CONNECTOR.connect(ConnectionSettings("shop", url, {k: Secret(v) for k, v in secrets.items()}, options),
-                             ConnectOptions(timeout=10))
+                             ConnectOptions(timeout=10, clock=clock or ManualClock(T0)))
 
 
 async def read_all(client: Any, entity: str, since: dt.datetime | None = None, limit: int = 5) -> list[Any]:
@@ -197,13 +199,6 @@ async def test_fixture_app_writes_and_maps_errors(shop: tuple[str, FastAPI]) -> 
             await client.write(WriteRequest("product", "delete", {}, external_id="24"))
         with pytest.raises(NotFoundError):
             await client.write(WriteRequest("product", "update", {"name": "x"}, external_id="999"))
-        app.state.faults["next"] = (429, "slow down", {"Retry-After": "7"})
-        with pytest.raises(RateLimited) as limited:
-            await client.read("product")
-        assert limited.value.retry_after == 7
-        app.state.faults["next"] = (500, "boom")
-        with pytest.raises(TransientError):
-            await client.read("product")
     finally:
         await client.aclose()
     wrong = client_for(url, {"token": "nope-nope"})
@@ -214,6 +209,35 @@ async def test_fixture_app_writes_and_maps_errors(shop: tuple[str, FastAPI]) -> 
     with pytest.raises(TransientError, match="cannot connect"):
         await unreachable.read("product")
     await unreachable.aclose()
+
+
+@pytest.mark.anyio
+async def test_throttling_is_waited_out_and_failures_retried_briefly(shop: tuple[str, FastAPI]) -> None:
+    url, app = shop
+    clock = ManualClock(T0)
+    client = client_for(url, {"token": "s3cret"}, clock=clock)
+    queue = app.state.faults.setdefault("queue", [])
+    try:
+        started = clock.monotonic()
+        queue.append((429, "slow down", {"Retry-After": "7"}))
+        page = await client.read("product")  # waited out within the call
+        assert page.records and clock.monotonic() - started >= 7
+        queue.append((429, "slow down", {"Retry-After": "600"}))
+        with pytest.raises(RateLimited) as limited:  # longer than the call's budget: the engine waits
+            await client.read("product")
+        assert limited.value.retry_after == 600
+        queue.append((500, "boom"))
+        assert (await client.read("product")).records  # a 5xx on a read is retried once
+        queue.extend([(500, "boom")] * 3)
+        with pytest.raises(TransientError, match="boom"):
+            await client.read("product")
+        queue.append((500, "boom"))
+        with pytest.raises(TransientError):  # a POST without an idempotency key is not repeated after a 5xx
+            await client.write(WriteRequest("product", "create", {"sku": "NEW-2", "name": "x"}))
+        assert queue == []
+    finally:
+        queue.clear()
+        await client.aclose()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import httpx
 
 from doohickey.auth.credentials import build_auth
 from doohickey.auth.guide import choose_scheme
+from doohickey.connectors.http import RetryBudget, retry_after_seconds
 from doohickey.connectors.spec import ConnectionSettings, ConnectOptions, Page, Record, WriteRequest, WriteResult
 from doohickey.discover.build import discover_document
 from doohickey.discover.profile import EntityProfile, Operation, SystemProfile, load_profile
@@ -101,11 +102,7 @@ def raise_for(response: httpx.Response, system: str, what: str) -> None:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after_seconds(response)
 
 
 def _iso(moment: dt.datetime, fmt: str) -> str:
@@ -149,6 +146,9 @@ class OpenAPIClient:
                                        headers={"Accept": "application/json"})
         self._auth: httpx.Auth | None = None
         self._ready = False
+        opts = settings.options
+        self.retry = RetryBudget(attempts=int(opts.get("retry_attempts", 3)),
+                                 seconds=float(opts.get("retry_seconds", 10.0)), backoff=0.25)
 
     # -- setup ---------------------------------------------------------------------------------
 
@@ -219,7 +219,40 @@ class OpenAPIClient:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    async def _send(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    async def _send(self, method: str, url: str, what: str, *, safe: bool | None = None,
+                    **kwargs: Any) -> httpx.Response:
+        """One request with short retries inside the call (the engine does the long, durable ones).
+
+        Transient failures are tried again within a small budget, honouring Retry-After; a
+        request that is not safe to repeat (a POST without an idempotency key) is retried only
+        when the System surely did not act on it (429, 503, a refused connection).
+        """
+        safe = method.upper() in ("GET", "HEAD", "PUT", "DELETE") if safe is None else safe
+        clock = self.options.clock
+        started = clock.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._send_once(method, url, what, **kwargs)
+            except TransientError as exc:
+                wait = self._retry_wait(exc, attempt, safe, clock.monotonic() - started)
+                if wait is None:
+                    raise
+                await clock.sleep(wait)
+
+    def _retry_wait(self, exc: TransientError, attempt: int, safe: bool, spent: float) -> float | None:
+        budget = self.retry
+        if attempt >= budget.attempts:
+            return None
+        acted_on = not isinstance(exc, RateLimited | Unavailable) and not getattr(exc, "not_sent", False)
+        if not safe and acted_on:
+            return None
+        asked = getattr(exc, "retry_after", None)
+        wait = asked if asked is not None else budget.backoff * 2 ** (attempt - 1)
+        return None if spent + wait > budget.seconds else wait
+
+    async def _send_once(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
         pacer = self.options.pacer
         if pacer is not None:
             await pacer.acquire()
@@ -228,10 +261,14 @@ class OpenAPIClient:
         except DoohickeyError:
             raise
         except httpx.TimeoutException as exc:
-            raise TransientError(f"{self.system} did not answer in time while {what}", system=self.system,
-                                 detail=str(exc)) from None
+            error = TransientError(f"{self.system} did not answer in time while {what}", system=self.system,
+                                   detail=str(exc))
+            error.not_sent = isinstance(exc, httpx.ConnectTimeout)  # type: ignore[attr-defined]
+            raise error from None
         except httpx.HTTPError as exc:
-            raise TransientError(f"{self.system}: cannot connect while {what}: {exc}", system=self.system) from None
+            error = TransientError(f"{self.system}: cannot connect while {what}: {exc}", system=self.system)
+            error.not_sent = isinstance(exc, httpx.ConnectError)  # type: ignore[attr-defined]
+            raise error from None
         finally:
             if pacer is not None:
                 pacer.release()
@@ -402,7 +439,8 @@ class OpenAPIClient:
                 kwargs["params"] = {id_filter: request.external_id}
         else:
             kwargs["json"] = body
-        response = await self._send(op.method, url, what, **kwargs)
+        safe = None if op.method != "POST" else bool(headers)  # an idempotency key makes a POST repeatable
+        response = await self._send(op.method, url, what, safe=safe, **kwargs)
         if action == "delete" or not response.content:
             return WriteResult(external_id=request.external_id or "", data={})
         answer = dig(response.json(), op.record_path)
