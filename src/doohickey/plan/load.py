@@ -25,6 +25,7 @@ from doohickey.model import ENTITY_NAMES
 from doohickey.plan.model import SECRET_KEY, Plan
 
 Loc = tuple[str | int, ...]
+DUPLICATE: Loc = ("#duplicate", "ownership")  # positions key prefix of repeated ownership keys
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class PlanLoadError(PlanError):
 
 def load_plan(path: str | Path) -> Plan:
     """Read, validate and cross-check a plan file. Raises :class:`PlanLoadError` listing every problem."""
+    return load_plan_with_positions(path)[0]
+
+
+def load_plan_with_positions(path: str | Path) -> tuple[Plan, dict[Loc, Position]]:
+    """Like :func:`load_plan`, also returning where every key and value sits (for ``plan check``)."""
     path = Path(path)
     data, positions = read_yaml(path)
     if not isinstance(data, dict):
@@ -79,7 +85,7 @@ def load_plan(path: str | Path) -> Plan:
     problems = cross_check(plan, positions)
     if problems:
         raise PlanLoadError(problems)
-    return plan
+    return plan, positions
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[Loc, Position]]:
@@ -111,6 +117,13 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, positions: dict[L
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node)
+            if key in out and loc == ("ownership",):
+                # Two owners written as a repeated key: keep both so `plan check` reports the dispute.
+                first = out[key] if isinstance(out[key], list) else [out[key]]
+                out[key] = [*first, loader.construct_object(value_node)]
+                positions[(*DUPLICATE, key)] = Position(file, key_node.start_mark.line + 1,
+                                                        key_node.start_mark.column + 1)
+                continue
             if key in out:
                 pos = Position(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
                 raise PlanLoadError([Problem("duplicate-key", f"key {key!r} appears twice; keep one",
@@ -168,6 +181,7 @@ def _resolve_map_files(data: dict[str, Any], positions: dict[Loc, Position], bas
             continue
         if isinstance(content, list):
             content = {"rows": content}
+            map_positions = {(("rows", *sub) if sub else sub): pos for sub, pos in map_positions.items()}
         if not isinstance(content, dict):
             problems.append(Problem("bad-map", "a map file holds 'rows:' (a list of from/to rows)",
                                     _dotted(loc), Position(str(map_path), 1, 1)))

@@ -374,7 +374,8 @@ class Sla(Strict):
     """A business promise with its measurable form."""
 
     use_case: str = Field(description="The promise in business words.")
-    flow: str = Field(description="Flow whose lag is measured.")
+    flow: str | None = Field(None, description="Flow whose lag is measured (plan check reports a promise no flow "
+                                                "feeds).")
     within: Duration = Field(description="Maximum time from change in the source to written in the target.")
     target: float = Field(1.0, gt=0, le=1, description="Share of records that must meet it (0.99 = 99%).")
     owner: str | None = None
