@@ -69,12 +69,12 @@ def serve(
 
 def _run(twin: Any, host: str, port: int, faults: Path | None) -> None:
     import contextlib
-    import socket
 
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    from doohickey.twins.server import listening_socket
+
+    sock = listening_socket()
     try:
         sock.bind((host, port))
     except OSError as exc:

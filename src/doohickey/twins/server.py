@@ -27,6 +27,17 @@ from starlette.routing import BaseRoute, Route
 from doohickey.twins.faults import ASGIApp, FaultFileError, FaultMiddleware, FaultSet, parse_faults
 
 
+def listening_socket() -> socket.socket:
+    """A TCP socket for a twin: address reuse, and TCP_NODELAY (accepted sockets inherit it on Linux).
+
+    Without TCP_NODELAY every small response waits for Nagle/delayed-ACK, about 40 ms per request.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class TwinServer:
     """Serve an ASGI app with uvicorn on ``host:port`` (0: a free port) in a background thread.
 
@@ -50,8 +61,7 @@ class TwinServer:
 
     def start(self, timeout: float = 10.0) -> TwinServer:
         """Bind, start serving in a thread, and wait until the server accepts connections."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock = listening_socket()
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
         self._socket = sock
