@@ -292,7 +292,8 @@ class OpenAPIClient:
         """One cheap authenticated call: the first entity's list, one record."""
         profile = await self._prepare()
         for entity in profile.entities.values():
-            if "list" in entity.operations:
+            listing = entity.operations.get("list")
+            if listing is not None and all(p in self.settings.options for p in listing.path_params):
                 await self.read(entity.name, limit=1)
                 return
         raise RejectedError(f"{self.system}: the profile has no list operation to test with", system=self.system)
