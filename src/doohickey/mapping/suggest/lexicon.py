@@ -62,10 +62,13 @@ SYNONYM_GROUPS: list[tuple[float, list[str]]] = [
     (0.9, ["shipping", "shipment", "delivery", "ship to", "shipped to", "ship", "shipping address",
            "delivery address", "shipment address"]),
     (0.7, ["fulfillment", "fulfilment", "shipment", "shipping", "delivery", "dispatch"]),
-    (0.8, ["address", "addresses", "location"]),
+    (0.8, ["address", "addresses"]),
+    (0.5, ["address", "location"]),
+    (0.8, ["warehouse", "location", "stock location", "depot", "fulfillment center", "inventory location"]),
     # order structure
     (0.9, ["line", "line item", "item", "order line", "order item", "entry", "sale line"]),
-    (0.6, ["line", "item", "product", "line item", "order line", "order item"]),
+    (0.6, ["line", "item", "product", "line item", "order line", "order item", "move", "stock move",
+           "outgoing move", "inventory move", "shipment line", "shipment item"]),
     (0.85, ["order", "sale", "sales order", "purchase"]),
     (0.85, ["product", "article", "good", "merchandise"]),
     (0.95, ["variant", "variation", "product variant", "variant product"]),
@@ -104,6 +107,14 @@ SYNONYM_GROUPS: list[tuple[float, list[str]]] = [
     (0.9, ["marketing", "accepts marketing", "email opt in", "newsletter", "opt in", "consent"]),
     (0.9, ["tax exempt", "tax exemption", "exempt"]),
 ]
+
+# "A is a kind of B": related one way only, so that billing and shipping (both addresses) stay apart.
+HYPERNYMS: dict[str, str] = {
+    "billing": "address", "shipping": "address", "invoice": "address", "delivery": "address",
+    "shipment": "address", "billing address": "address", "shipping address": "address",
+    "home": "address", "variant": "product", "variation": "product",
+}
+HYPERNYM_SIMILARITY = 0.6
 
 # Abbreviations and spellings folded before anything else.
 NORMALISE: dict[str, str] = {

@@ -15,7 +15,14 @@ from functools import lru_cache
 
 from rapidfuzz.fuzz import ratio
 
-from doohickey.mapping.suggest.lexicon import NORMALISE, STOPWORDS, SYNONYM_GROUPS, WEAK_WORDS
+from doohickey.mapping.suggest.lexicon import (
+    HYPERNYM_SIMILARITY,
+    HYPERNYMS,
+    NORMALISE,
+    STOPWORDS,
+    SYNONYM_GROUPS,
+    WEAK_WORDS,
+)
 
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _WORD = re.compile(r"[A-Za-z]+|\d+")
@@ -93,6 +100,8 @@ def word_similarity(a: str, b: str) -> tuple[float, str]:
     if shared:
         gid = max(shared, key=lambda g: _STRENGTH[g])
         return _STRENGTH[gid], f"synonyms ({_HEADS[gid]})"
+    if HYPERNYMS.get(a) == b or HYPERNYMS.get(b) == a:
+        return HYPERNYM_SIMILARITY, f"a kind of {b if HYPERNYMS.get(a) == b else a}"
     ca, cb = canonical(a), canonical(b)
     if (ca, cb) != (a, b):
         # Related through a synonym: "country iso2" is a "country code", which relates to "country".
