@@ -9,6 +9,7 @@
   the cost bucket; ``throttled_status`` (200): HTTP status of a THROTTLED answer;
 * ``webhook_retry_scale`` (1.0): multiply the retry backoff (e.g. 0.0001 in tests),
   ``webhook_timeout`` (5 s), ``webhook_transport`` (an httpx transport), ``api_version``;
+* ``result_cache`` (True): answer a repeated read query from the last result while nothing changed;
 * ``data``: a :class:`~doohickey.twins.datagen.Dataset` (or ``True`` for ``generate(seed)``) seeded at start
   as a merchant and storefront would have made it (customers a shop refuses, e.g. a repeated email, are skipped).
 
@@ -58,6 +59,7 @@ def create_twin(
     webhook_timeout: float = 5.0,
     webhook_transport: httpx.AsyncBaseTransport | None = None,
     data: Any = None,
+    result_cache: bool = True,
     **unknown: Any,
 ) -> Twin:
     """Build a Shopify twin (see the module docstring for the options)."""
@@ -78,7 +80,7 @@ def create_twin(
         dataset = generate(seed) if data is True else data
         seed_bulk(state, {"customers": dataset.customers, "products": dataset.products, "stock": dataset.stock,
                           "orders": dataset.orders})
-    api = GraphQLApi(state, bucket)
+    api = GraphQLApi(state, bucket, result_cache=result_cache)
     app = twin_app(routes(api, token=token, throttled_status=throttled_status, deliverer=deliverer), faultset,
                    graphql_paths=(GRAPHQL_PATH,))
     info = {"token": token, "secret": secret, "endpoint": f"/admin/api/{api_version}/graphql.json",

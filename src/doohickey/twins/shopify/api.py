@@ -15,6 +15,7 @@ document text), price the query, take the cost from the bucket or answer
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from functools import cache
@@ -85,7 +86,7 @@ class Loader:
             order = self.node(within)
             found = next((line for line in (order or {}).get("_lines", []) if line["id"] == node_gid), None)
         else:
-            found = self.state.get(node_gid)
+            found = self.state.read(node_gid)
         self.cache[key] = found
         return found
 
@@ -179,7 +180,8 @@ def root_connection(state: ShopState, kind: str, args: dict[str, Any], extra: tu
             where.append(f"({sort}, num) {'<' if descending else '>'} (?, ?)")
             params += [value if value is not None else "", num]
     direction = "DESC" if descending else "ASC"
-    docs = state.select(" AND ".join(where), params, order=f"{sort} {direction}, num {direction}", limit=size + 1)
+    docs = state.select_read(" AND ".join(where), params, order=f"{sort} {direction}, num {direction}",
+                             limit=size + 1)
     more = len(docs) > size
     docs = docs[:size]
     if backwards:
@@ -345,7 +347,7 @@ class GraphQLApi:
     """Runs Admin GraphQL requests against one shop's state with Shopify's cost accounting."""
 
     def __init__(self, state: ShopState, bucket: Bucket, *, schema: GraphQLSchema | None = None,
-                 cache_size: int = 512) -> None:
+                 cache_size: int = 512, result_cache: bool = True) -> None:
         self.state = state
         self.bucket = bucket
         self.schema = schema or build_twin_schema()
@@ -353,6 +355,10 @@ class GraphQLApi:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self.context_extra: dict[str, Any] = {}
+        # Read results by (document, variables), valid while the state's version is unchanged; polling an
+        # unchanged shop then costs no execution. Time-relative searches ("now") are never cached.
+        self.result_cache = result_cache
+        self._results: OrderedDict[tuple, tuple[int, dict[str, Any], int]] = OrderedDict()
 
     def document(self, text: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
         """Parse and validate ``text`` once; later requests with the same text reuse the result."""
@@ -394,20 +400,50 @@ class GraphQLApi:
         if not self.bucket.take(requested):
             return {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
                     "extensions": {"cost": self._cost(requested, None)}}, True
+        key = self._result_key(operation, query, variables, operation_name)
+        version = self.state.version
+        cached = self._results.get(key) if key else None
+        if cached and cached[0] == version:
+            _, body, actual = cached
+        else:
+            body, actual = self._execute(document, operation, fragments, variables, operation_name, requested)
+            if key and self.state.version == version:
+                with self._lock:
+                    self._results[key] = (version, body, actual)
+                    if len(self._results) > self._cache_size:
+                        self._results.popitem(last=False)
+        self.bucket.refund(requested - actual)
+        return {**body, "extensions": {"cost": self._cost(requested, actual)}}, False
+
+    def _result_key(self, operation: OperationDefinitionNode, query: str, variables: dict[str, Any],
+                    operation_name: str | None) -> tuple | None:
+        if not self.result_cache or operation.operation.value != "query" or "now" in query:
+            return None
+        try:
+            return (query, json.dumps(variables, sort_keys=True), operation_name)
+        except (TypeError, ValueError):
+            return None
+
+    def _execute(self, document: DocumentNode, operation: OperationDefinitionNode,
+                 fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
+                 operation_name: str | None, requested: int) -> tuple[dict[str, Any], int]:
         context = {"state": self.state, "loader": Loader(self.state), **self.context_extra}
         result = execute(self.schema, document, variable_values=variables, operation_name=operation_name,
-                         context_value=context, field_resolver=_default)
+                         context_value=context, field_resolver=_default, is_awaitable=_never)
         actual = min(actual_cost(self.schema, operation, fragments, variables, result.data), requested)
-        self.bucket.refund(requested - actual)
         body: dict[str, Any] = {}
         if result.errors:
             body["errors"] = [_error(e) for e in result.errors]
         body["data"] = result.data
-        body["extensions"] = {"cost": self._cost(requested, actual)}
-        return body, False
+        return body, actual
 
     def _cost(self, requested: int, actual: int | None) -> dict[str, Any]:
         return {"requestedQueryCost": requested, "actualQueryCost": actual, "throttleStatus": self.bucket.status()}
+
+
+def _never(_value: Any) -> bool:
+    """Every resolver of the twin is synchronous, so graphql-core need not test values for awaitables."""
+    return False
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:

@@ -99,7 +99,7 @@ def unsubscribe(state: ShopState, subscription_gid: str) -> None:
     with state.transaction():
         if state.get(subscription_gid, "WebhookSubscription") is None:
             raise UserErrors([user_error(["id"], "Webhook subscription does not exist")])
-        state._db.execute("DELETE FROM node WHERE gid=?", (subscription_gid,))
+        state.forget(subscription_gid)
 
 
 @dataclass
