@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel
@@ -307,3 +308,33 @@ def test_connector_registry_line_loads_the_generic_connector() -> None:
 
     assert load("openapi") is CONNECTOR
     assert {s.name for s in CONNECTOR.settings} >= {"url", "profile", "api_key", "client_secret"}
+
+
+@pytest.mark.anyio
+async def test_a_merged_bigcommerce_profile_reaches_v2_and_v3_with_the_store_hash(shared_dir: Any) -> None:
+    from doohickey.discover import discover_many
+
+    folder = shared_dir / "contracts" / "bigcommerce" / "openapi"
+    profile = discover_many([folder / "orders.v2.oas2.yml", folder / "customers.v3.yml"])
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if "/v2/" in request.url.path:
+            return httpx.Response(200, json=[{"id": 7, "date_modified": "Wed, 05 Dec 2018 20:16:55 +0000"}])
+        return httpx.Response(200, json={"data": [{"id": 3, "email": "a@b.c"}],
+                                         "meta": {"pagination": {"total_pages": 1}}})
+
+    client = for_profile(profile).connect(
+        ConnectionSettings("bc", "", {"api_key": Secret("tok-123456")}, {"store_hash": "abc123"}),
+        ConnectOptions(transport=httpx.MockTransport(answer), clock=ManualClock(T0)))
+    orders = await client.read("order", since=T0, limit=10)
+    customers = await client.read("customer", limit=10)
+    await client.aclose()
+    assert str(seen[0].url).startswith("https://api.bigcommerce.com/stores/abc123/v2/orders?")
+    assert seen[0].url.params["min_date_modified"] == "2026-01-01T00:00:00.000000Z"
+    assert seen[0].headers["X-Auth-Token"] == "tok-123456"
+    assert str(seen[1].url).startswith("https://api.bigcommerce.com/stores/abc123/v3/customers?")
+    assert orders.records[0].external_id == "7" and orders.records[0].updated_at == dt.datetime(
+        2018, 12, 5, 20, 16, 55, tzinfo=dt.UTC)
+    assert customers.records[0].data["email"] == "a@b.c" and customers.next_cursor is None

@@ -195,12 +195,20 @@ class OpenAPIClient:
             raise RejectedError(f"{self.system}: {exc.args[0]}", system=self.system) from None
 
     def _base(self, entity: EntityProfile) -> str:
+        """The entity's server URL with its variables from the settings (``store_hash``), else ``url``.
+
+        A merged profile can hold several servers (BigCommerce's /v2 and /v3): an entity whose
+        server template can be filled from the settings uses it; otherwise ``url`` is the base.
+        """
+        server = entity.server or (self.profile.servers[0].url if self.profile and self.profile.servers else "")
+        given = {k: str(v) for k, v in self.settings.options.items() if isinstance(v, str | int)}
+        names = re.findall(r"\{(\w+)\}", server)
+        if server.startswith(("http://", "https://")) and names and all(n in given for n in names):
+            return re.sub(r"\{(\w+)\}", lambda m: given[m.group(1)], server).rstrip("/")
         if self.settings.url:
             return self.settings.url.rstrip("/")
-        server = entity.server or (self.profile.servers[0].url if self.profile and self.profile.servers else "")
-        variables = {**(self.profile.servers[0].variables if self.profile and self.profile.servers else {}),
-                     **{k: str(v) for k, v in self.settings.options.items() if isinstance(v, str | int)}}
-        return re.sub(r"\{(\w+)\}", lambda m: variables.get(m.group(1), m.group(0)), server).rstrip("/")
+        defaults = self.profile.servers[0].variables if self.profile and self.profile.servers else {}
+        return re.sub(r"\{(\w+)\}", lambda m: {**defaults, **given}.get(m.group(1), m.group(0)), server).rstrip("/")
 
     def _url(self, entity: EntityProfile, op: Operation, values: Mapping[str, Any], external_id: str | None) -> str:
         def fill(match: re.Match[str]) -> str:
