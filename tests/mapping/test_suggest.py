@@ -257,3 +257,34 @@ def test_sample_values_break_a_tie_between_look_alike_names(tmp_path: Path) -> N
     best = suggest(load_schema(tmp_path / "a.json"), load_schema(tmp_path / "b.json")).candidates["ref"][0]
     assert best.target == "ref_y"
     assert "sample values in common: so-1001" in best.reasons
+
+
+def test_openapi_refs_into_other_files_are_followed(tmp_path: Path) -> None:
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "address.yaml").write_text(
+        "Address:\n  type: object\n  properties:\n    zip: {type: string}\n"
+        "    country: {$ref: '#/Country'}\nCountry: {type: string, description: ISO 3166-1 alpha-2 code}\n")
+    (tmp_path / "api.yaml").write_text(
+        "openapi: 3.0.0\ninfo: {title: Shop, version: '1'}\npaths: {}\ncomponents:\n  schemas:\n"
+        "    Order:\n      type: object\n      properties:\n"
+        "        billing: {$ref: 'common/address.yaml#/Address'}\n"
+        "        broken: {$ref: 'common/missing.yaml#/X'}\n")
+    with pytest.raises(MappingError, match=r"points to a missing file .*missing.yaml"):
+        load_schema(f"{tmp_path / 'api.yaml'}#/components/schemas/Order")
+    text = (tmp_path / "api.yaml").read_text().replace("        broken: {$ref: 'common/missing.yaml#/X'}\n", "")
+    (tmp_path / "api.yaml").write_text(text)
+    fields = {f.path: f for f in load_schema(f"{tmp_path / 'api.yaml'}#/components/schemas/Order").fields}
+    assert set(fields) == {"billing.zip", "billing.country"}
+    assert fields["billing.country"].description == "ISO 3166-1 alpha-2 code"  # a local ref of the other file
+
+
+def test_real_openapi_component_from_the_bigcommerce_contract(shared_dir: Path) -> None:
+    spec = shared_dir / "contracts" / "bigcommerce" / "openapi" / "orders.v2.oas2.yml"
+    order = load_schema(f"{spec}#/components/schemas/order_Resp")
+    assert {"billing_address.zip", "billing_address.country_iso2", "status", "total_inc_tax"} <= {
+        f.path for f in order.fields}
+    schemas = shared_dir / "benchmarks" / "mapping-dev" / "schemas"
+    accepted = {c.source: c.target for c in suggest(load_schema(schemas / "shopify.order.json"), order).accepted}
+    assert accepted["billing_address.zip"] == "billing_address.zip"
+    assert accepted["billing_address.country_code"] == "billing_address.country_iso2"
+    assert accepted["billing_address.address1"] == "billing_address.street_1"

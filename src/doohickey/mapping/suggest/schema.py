@@ -6,7 +6,7 @@ optional sample values. Three inputs produce one:
 
 * the field-list JSON format (``{"system", "entity", "fields": [{"path", "type", ...}]}``);
 * an OpenAPI 3 / Swagger 2 component, ``spec.yaml#/components/schemas/Order``, flattened to
-  dotted paths with local ``$ref`` s resolved (cycles are cut, not followed);
+  dotted paths with ``$ref`` s resolved, in the same file or in files beside it (cycles are cut);
 * a ``system.entity`` name (``shopify.order``) looked up in a small registry, which for now
   maps names to schema files given by path (:func:`register_schema`) and to files named
   ``<system>.<entity>.json`` in folders added with :func:`add_schema_folder`.
@@ -206,56 +206,81 @@ def _resolve_pointer(doc: Any, pointer: str, where: str) -> Any:
 
 
 class _Flattener:
-    """Walks one OpenAPI schema object into dotted-path fields."""
+    """Walks one OpenAPI schema object into dotted-path fields, following ``$ref`` s (also into other files)."""
 
-    def __init__(self, doc: Any, where: str) -> None:
-        self.doc = doc
+    def __init__(self, path: Path, doc: Any, where: str) -> None:
+        self.docs: dict[Path, Any] = {path.resolve(): doc}
         self.where = where
         self.fields: list[Field] = []
 
-    def deref(self, node: Any, seen: tuple[str, ...]) -> tuple[Any, tuple[str, ...]]:
+    def _document(self, path: Path) -> Any:
+        key = path.resolve()
+        if key not in self.docs:
+            if len(self.docs) > 50:
+                raise MappingError(f"{self.where}: more than 50 files referenced; is this a reference loop?")
+            self.docs[key] = _read_document(path)
+        return self.docs[key]
+
+    def deref(self, node: Any, base: Path, seen: tuple[str, ...]) -> tuple[Any, Path, tuple[str, ...]]:
         while isinstance(node, dict) and "$ref" in node:
             ref = node["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#"):
-                raise MappingError(f"{self.where}: only local $refs are supported here, found {ref!r}")
-            if ref in seen:
-                return {}, seen  # a reference cycle: stop descending, the outer field is kept
-            seen = (*seen, ref)
-            node = _resolve_pointer(self.doc, ref[1:], self.where)
-        return node, seen
+            if not isinstance(ref, str) or not ref:
+                raise MappingError(f"{self.where}: a $ref must be a string, found {ref!r}")
+            file_part, _, pointer = ref.partition("#")
+            target = (base.parent / file_part) if file_part else base
+            if file_part and "://" in file_part:
+                raise MappingError(f"{self.where}: remote $refs are not fetched ({ref!r}); download the file first")
+            key = f"{target.resolve()}#{pointer}"
+            if key in seen:
+                return {}, base, seen  # a reference cycle: stop descending, the outer field is kept
+            seen = (*seen, key)
+            if file_part and not target.is_file():
+                raise MappingError(f"{self.where}: $ref {ref!r} points to a missing file ({target})")
+            node = _resolve_pointer(self._document(target), pointer, f"{target} (from $ref {ref!r})")
+            base = target
+        return node, base, seen
 
-    def merged(self, node: Any, seen: tuple[str, ...]) -> tuple[dict[str, Any], tuple[str, ...]]:
-        node, seen = self.deref(node, seen)
+    def merged(self, node: Any, base: Path, seen: tuple[str, ...]) -> tuple[dict[str, Any], Path, tuple[str, ...]]:
+        node, base, seen = self.deref(node, base, seen)
         if not isinstance(node, dict):
-            return {}, seen
+            return {}, base, seen
         parts = node.get("allOf") or []
         if not parts and (node.get("oneOf") or node.get("anyOf")):
             parts = (node.get("oneOf") or node.get("anyOf"))[:1]  # the first variant names the usual shape
         if not parts:
-            return node, seen
+            return node, base, seen
         out: dict[str, Any] = {k: v for k, v in node.items() if k not in {"allOf", "oneOf", "anyOf"}}
-        props: dict[str, Any] = dict(out.get("properties") or {})
+        props: dict[str, Any] = {}
         for part in parts:
-            sub, _ = self.merged(part, seen)
-            props.update(sub.get("properties") or {})
+            sub, sub_base, _ = self.merged(part, base, seen)
+            # Properties of another file keep their own base for the refs inside them.
+            props.update({k: _Based(v, sub_base) for k, v in (sub.get("properties") or {}).items()})
             for key in ("type", "description", "enum", "items", "format"):
-                out.setdefault(key, sub.get(key))
+                if key not in out and sub.get(key) is not None:
+                    out[key] = _Based(sub[key], sub_base) if key == "items" else sub[key]
+        props.update(out.get("properties") or {})
         if props:
             out["properties"] = props
-        return {k: v for k, v in out.items() if v is not None}, seen
+        return out, base, seen
 
-    def walk(self, node: Any, prefix: str, seen: tuple[str, ...], depth: int) -> None:
-        schema, seen = self.merged(node, seen)
+    def walk(self, node: Any, base: Path, prefix: str, seen: tuple[str, ...], depth: int) -> None:
+        if isinstance(node, _Based):
+            node, base = node.node, node.base
+        schema, base, seen = self.merged(node, base, seen)
         props = schema.get("properties")
         if isinstance(props, dict) and props and depth < _MAX_DEPTH:
             for name, sub in props.items():
                 path = f"{prefix}.{name}" if prefix else str(name)
-                self.walk(sub, path, seen, depth + 1)
+                self.walk(sub, base, path, seen, depth + 1)
             return
         if schema.get("type") == "array" or "items" in schema:
-            items, item_seen = self.merged(schema.get("items") or {}, seen)
+            raw_items = schema.get("items") or {}
+            item_base = base
+            if isinstance(raw_items, _Based):
+                raw_items, item_base = raw_items.node, raw_items.base
+            items, item_base, item_seen = self.merged(raw_items, item_base, seen)
             if isinstance(items.get("properties"), dict) and items["properties"] and depth < _MAX_DEPTH:
-                self.walk(items, f"{prefix}[]", item_seen, depth + 1)
+                self.walk(items, item_base, f"{prefix}[]", item_seen, depth + 1)
                 return
             self.add(prefix + "[]" if prefix else "[]", items, schema)
             return
@@ -276,6 +301,14 @@ class _Flattener:
                                  samples=_text_tuple([example]) if example is not None else ()))
 
 
+@dataclass(frozen=True)
+class _Based:
+    """A schema node remembered with the file its local ``$ref`` s are relative to."""
+
+    node: Any
+    base: Path
+
+
 def load_openapi_component(spec: str | Path, pointer: str) -> Schema:
     """Flatten the OpenAPI / Swagger schema at ``spec#pointer`` (``#/components/schemas/Order``)."""
     p = Path(spec)
@@ -284,8 +317,8 @@ def load_openapi_component(spec: str | Path, pointer: str) -> Schema:
         raise MappingError(f"{p}: not an OpenAPI document (expected a mapping at the top)")
     where = f"{p}#{pointer}"
     root = _resolve_pointer(doc, pointer, str(p))
-    flattener = _Flattener(doc, where)
-    flattener.walk(root, "", (f"#{pointer}",), 0)
+    flattener = _Flattener(p, doc, where)
+    flattener.walk(root, p, "", (f"{p.resolve()}#{pointer}",), 0)
     if not flattener.fields:
         raise MappingError(f"{where}: the schema has no properties to map")
     title = (doc.get("info") or {}).get("title") if isinstance(doc.get("info"), dict) else None
