@@ -197,3 +197,18 @@ async def test_probe_explains_connection_failures(demo: tuple[str, AuthDemoState
     assert tls.kind == "tls" and "TLS" in tls.message
     wrong = await probe(f"{url}/v9/nothing/here", None)
     assert wrong.kind == "wrong-url" and "404" in wrong.message
+
+
+@pytest.mark.anyio
+async def test_an_expired_access_token_is_named_as_such(demo: tuple[str, AuthDemoState]) -> None:
+    url, state = demo
+    clock = ManualClock(CLOCK.now())
+    auth = OAuth2ClientCredentials(f"{url}/oauth/token", Secret("demo-client"), Secret("demo-secret"),
+                                   scopes=["orders:read"], clock=clock)
+    async with httpx.AsyncClient(auth=auth) as client:
+        assert (await client.get(f"{url}/oauth/orders")).status_code == 200
+    CLOCK.advance(state.token_ttl + 1)  # the twin's clock moves on; a copied token is now stale
+    stale = build_auth(scheme(discover_document(openapi_document("Bearer")), "Bearer"),
+                       {"token": Secret(auth.tokens.access_token)})
+    result = await probe(f"{url}/oauth/orders", stale)
+    assert not result.ok and result.kind == "expired" and "expired" in result.message
