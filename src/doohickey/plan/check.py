@@ -29,6 +29,7 @@ from typing import Any
 from doohickey.mapping.transforms import transform_problem
 from doohickey.plan.load import (
     DUPLICATE,
+    KEY,
     Loc,
     PlanLoadError,
     Position,
@@ -37,7 +38,7 @@ from doohickey.plan.load import (
     _position,
     load_plan_with_positions,
 )
-from doohickey.plan.model import Flow, Plan, format_duration, parse_duration
+from doohickey.plan.model import Flow, Plan, parse_duration
 
 # How long the engine needs to move one change once its trigger fired (queue, map, write, one retry).
 PROCESSING = timedelta(seconds=30)
@@ -46,6 +47,7 @@ REQUIRED_TESTS = ("happy-path", "delayed-sync", "duplicate-event", "failed-webho
                   "partial-shipment", "manual-reconciliation")
 
 RECONCILED_ENTITIES = ("order", "stock", "customer")
+_PLURAL = {"order": "orders", "stock": "stock", "customer": "customers"}
 
 # (connector, entity, canonical field) -> the values that field can hold in records read from that connector.
 STATUS_VALUES: dict[tuple[str, str, str], tuple[str, ...]] = {
@@ -154,8 +156,8 @@ class Context:
     findings: list[Finding] = field(default_factory=list)
 
     def at(self, loc: Loc) -> Position | None:
-        """The position of ``loc`` (or its nearest written parent)."""
-        return _position(loc, self.positions)
+        """The position of ``loc``'s key (or of its value, or of its nearest written parent)."""
+        return self.positions.get((*KEY, *loc)) or _position(loc, self.positions)
 
     def finding(self, id: str, severity: Severity, title: str, loc: Loc, why: str, fix: str) -> Finding:
         """A finding located at ``loc``."""
@@ -190,6 +192,13 @@ def _load_finding(problem: Problem) -> Finding:
 
 
 # --- timing helpers ----------------------------------------------------------------------------------------------
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration for people: ``15m``, ``1h``, ``15m30s``."""
+    seconds = int(value.total_seconds())
+    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m"), (seconds % 60, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
 
 
 def cron_interval(expression: str) -> timedelta | None:
@@ -304,8 +313,8 @@ def check_webhooks(ctx: Context) -> Iterable[Finding]:
             yield ctx.finding(
                 "webhook-no-retry", Severity.WARNING, f"Webhook flow {name} has no retry policy",
                 ("flows", name, "on_failure") if policy else ("flows", name, "trigger"),
-                f"A {flow.target} outage of a few seconds turns every {flow.entity} arriving meanwhile into a "
-                "permanent failure.",
+                f"An outage of {flow.target} lasting a few seconds turns every {flow.entity} arriving meanwhile "
+                "into a permanent failure that someone must find and re-key by hand.",
                 "Add `on_failure: {retries: 8, backoff: exponential, dead_letter: true, alert: ..., owner: ...}`.")
         if policy is None or not policy.alert:
             yield ctx.finding(
@@ -354,7 +363,7 @@ def check_reconciliation(ctx: Context) -> Iterable[Finding]:
                 ("flows", first_flow[entity], "entity"),
                 f"Syncs drift (lost events, hand edits, bugs). Without a scheduled comparison of {entity} records "
                 "the drift is found by customers and auditors, not by you.",
-                f"Add `reconcile: {{{entity}s: {{between: [owner, copy], every: 15m, owner: <team>}}}}`.")
+                f"Add `reconcile: {{{_PLURAL[entity]}: {{between: [owner, copy], every: 15m, owner: <team>}}}}`.")
     for key, rec in plan.reconcile.items():
         if not rec.owner:
             yield ctx.finding(

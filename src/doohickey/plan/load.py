@@ -26,6 +26,7 @@ from doohickey.plan.model import SECRET_KEY, Plan
 
 Loc = tuple[str | int, ...]
 DUPLICATE: Loc = ("#duplicate", "ownership")  # positions key prefix of repeated ownership keys
+KEY: Loc = ("#key",)  # positions key prefix of where a mapping key (rather than its value) is written
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, positions: dict[L
                 raise PlanLoadError([Problem("duplicate-key", f"key {key!r} appears twice; keep one",
                                              _dotted((*loc, key)), pos,
                                              "for ownership, a list [a, b] marks a disputed field")])
+            positions[(*KEY, *loc, key)] = Position(file, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = _build(loader, value_node, (*loc, key), positions, file)
         return out
     if isinstance(node, yaml.SequenceNode):
@@ -198,7 +200,8 @@ def _problem_from(err: Any, positions: dict[Loc, Position]) -> Problem:
         allowed = allowed_keys(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = (f"did you mean {close[0]!r}? " if close else "") + f"allowed: {', '.join(allowed)}"
-        return Problem("unknown-key", f"unknown key {loc[-1]!r}", field, _position(loc, positions), hint)
+        where = positions.get((*KEY, *loc)) or _position(loc, positions)
+        return Problem("unknown-key", f"unknown key {loc[-1]!r}", field, where, hint)
     if err["type"] == "missing":
         return Problem("missing", "this key is required", field, _position(loc[:-1], positions))
     message = err["msg"].removeprefix("Value error, ")
