@@ -288,3 +288,18 @@ def test_real_openapi_component_from_the_bigcommerce_contract(shared_dir: Path) 
     assert accepted["billing_address.zip"] == "billing_address.zip"
     assert accepted["billing_address.country_code"] == "billing_address.country_iso2"
     assert accepted["billing_address.address1"] == "billing_address.street_1"
+
+
+def test_registry_resolves_names_from_files_and_resolvers(pair: tuple[Path, Path]) -> None:
+    from doohickey.mapping.suggest import Field, Schema, add_resolver, register_schema
+
+    register_schema("acme.order", pair[0])
+    assert load_schema("acme.order").get("billing_address.zip").type == "string"
+
+    def profiles(name: str) -> Schema | None:
+        return Schema("profiled", "thing", [Field("code")]) if name == "profiled.thing" else None
+
+    add_resolver(profiles)
+    assert [f.path for f in load_schema("profiled.thing").fields] == ["code"]
+    with pytest.raises(MappingError, match=r"unknown schema 'nobody\.knows'"):
+        load_schema("nobody.knows")

@@ -13,6 +13,7 @@ from doohickey.mapping.suggest.match import DEFAULT_THRESHOLD, Candidate, Sugges
 from doohickey.mapping.suggest.schema import (
     Field,
     Schema,
+    add_resolver,
     add_schema_folder,
     load_field_list,
     load_openapi_component,
@@ -26,6 +27,7 @@ __all__ = [
     "Field",
     "Schema",
     "Suggestions",
+    "add_resolver",
     "add_schema_folder",
     "load_field_list",
     "load_openapi_component",

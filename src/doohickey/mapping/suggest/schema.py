@@ -7,8 +7,9 @@ optional sample values. Three inputs produce one:
 * the field-list JSON format (``{"system", "entity", "fields": [{"path", "type", ...}]}``);
 * an OpenAPI 3 / Swagger 2 component, ``spec.yaml#/components/schemas/Order``, flattened to
   dotted paths with ``$ref`` s resolved, in the same file or in files beside it (cycles are cut);
-* a ``system.entity`` name (``shopify.order``) looked up in a small registry, which for now
-  maps names to schema files given by path (:func:`register_schema`) and to files named
+* a ``system.entity`` name (``shopify.order``) looked up in a small registry: resolvers added
+  with :func:`add_resolver` first (the hook for system profiles and connectors), then schema
+  files registered by path (:func:`register_schema`), then files named
   ``<system>.<entity>.json`` in folders added with :func:`add_schema_folder`.
 
 Every failure raises :class:`~doohickey.errors.MappingError` naming the file and what is wrong.
@@ -17,6 +18,7 @@ Every failure raises :class:`~doohickey.errors.MappingError` naming the file and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,13 @@ class Schema:
 
 _REGISTRY: dict[str, Path] = {}
 _FOLDERS: list[Path] = []
+_RESOLVERS: list[Callable[[str], Schema | None]] = []
+
+
+def add_resolver(resolver: Callable[[str], Schema | None]) -> None:
+    """Let ``resolver(name)`` answer ``system.entity`` names first (system profiles, connectors plug in here)."""
+    if resolver not in _RESOLVERS:
+        _RESOLVERS.append(resolver)
 
 
 def register_schema(name: str, path: str | Path) -> None:
@@ -134,6 +143,10 @@ def load_schema(ref: str | Path) -> Schema:
     path = Path(text)
     if path.is_file():
         return load_field_list(path)
+    for resolver in _RESOLVERS:
+        found = resolver(text)
+        if found is not None:
+            return found
     registered = _from_registry(text)
     if registered is not None:
         return load_field_list(registered)
