@@ -338,3 +338,26 @@ async def test_a_merged_bigcommerce_profile_reaches_v2_and_v3_with_the_store_has
     assert orders.records[0].external_id == "7" and orders.records[0].updated_at == dt.datetime(
         2018, 12, 5, 20, 16, 55, tzinfo=dt.UTC)
     assert customers.records[0].data["email"] == "a@b.c" and customers.next_cursor is None
+
+
+@pytest.mark.anyio
+async def test_erp_twin_faults_are_waited_out_retried_or_surfaced() -> None:
+    from doohickey.twins.faults import Fault
+
+    twin = create_twin(data=True, concurrency_limit=0)
+    with TwinServer(twin.app) as server:
+        clock = ManualClock(T0)
+        client = client_for(server.url, {"api_key": DEFAULT_API_KEY}, clock=clock)
+        try:
+            await client.check()
+            twin.faults.add(Fault(kind="rate_limit", count=2, seconds=1, paths=["/api/*"]))
+            customers = await read_all(client, "customer", limit=50)
+            assert len(customers) == twin.state.count("customers")
+            twin.faults.add(Fault(kind="error_rate", count=1, status=500, paths=["/api/*"]))
+            assert (await client.read("product", limit=5)).records
+            assert [entry["kind"] for entry in twin.faults.log][:3] == ["rate_limit", "rate_limit", "error_rate"]
+            twin.faults.add(Fault(kind="outage", count=5, paths=["/api/*"]))
+            with pytest.raises(TransientError):
+                await client.read("product", limit=5)
+        finally:
+            await client.aclose()
