@@ -120,10 +120,11 @@ def render(alert: Alert, gathered: list[Alert] | None = None) -> Message:
     return Message(alert.channel, subject, redact("\n".join(lines)), alert.key)
 
 
-def render_recovery(alert: Alert) -> Message:
-    """The all-clear for a problem that was alerted."""
+def render_recovery(alert: Alert, gathered: int = 0) -> Message:
+    """The all-clear for a problem that was alerted (``gathered``: occurrences since the last message)."""
     text = f"Resolved: {alert.title}\n" + (f"Flow: {alert.flow}\n" if alert.flow else "") + \
-        (f"Owner: {alert.owner}\n" if alert.owner else "")
+        (f"Owner: {alert.owner}\n" if alert.owner else "") + \
+        (f"It happened {gathered} more time(s) after the last message before it was resolved.\n" if gathered else "")
     return Message(alert.channel, f"[doohickey] Resolved: {alert.title}", text, alert.key, recovery=True)
 
 
@@ -156,13 +157,11 @@ class Alerter:
         return [m for m in sent if m is not None]
 
     async def resolve(self, key: str) -> Message | None:
-        """Announce recovery of an alerted problem (gathered alerts are sent first)."""
+        """Announce recovery of an alerted problem; alerts gathered since the last message are only counted."""
         current = self.open.pop(key, None)
         if current is None:
             return None
-        if current.pending:
-            await self._send(render(current.pending[0], current.pending[1:]))
-        return await self._send(render_recovery(current.first))
+        return await self._send(render_recovery(current.first, len(current.pending)))
 
     async def _digest_if_due(self, key: str) -> Message | None:
         current = self.open[key]
