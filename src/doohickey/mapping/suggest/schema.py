@@ -194,6 +194,8 @@ def load_field_list(path: str | Path) -> Schema:
         fields.append(Field(path=item["path"], type=str(item.get("type") or "string"),
                             description=str(item.get("description") or ""),
                             enum=_text_tuple(item.get("enum")), samples=_text_tuple(samples)))
+    if not fields:
+        raise MappingError(f"{p}: the 'fields' list is empty; there is nothing to map")
     stem = p.stem.split(".", 1)
     system = str(doc.get("system") or (stem[0] if len(stem) == 2 else ""))
     entity = str(doc.get("entity") or stem[-1])

@@ -61,6 +61,17 @@ def _segment_tokens(segment: str) -> tuple[str, ...]:
     return tokens(segment.removesuffix("[]"))
 
 
+_ADDRESS_WORDS = {"city", "postal code", "street", "address 2", "country", "country code"}
+
+
+def _disambiguate(leaf: tuple[str, ...], family: str, siblings: set[str]) -> tuple[str, ...]:
+    """Read "state" as a region beside city and postal code, and as a status elsewhere."""
+    if "state" not in leaf:
+        return leaf
+    in_address = family != "enum" and len(_ADDRESS_WORDS & siblings) >= 2
+    return tuple(("subdivision" if in_address else "status") if w == "state" else w for w in leaf)
+
+
 def _context_tokens(segment: str) -> tuple[str, ...]:
     """Tokens of a parent segment without "line"/"item" filler when something more telling is there."""
     words = _segment_tokens(segment)
@@ -162,8 +173,10 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
         parents_with_children = {f.parent for f in schema.fields}
         scalar_paths = {f.path for f in schema.fields}
         siblings: dict[str, list[str]] = {}
+        sibling_words: dict[str, set[str]] = {}
         for f in schema.fields:
             siblings.setdefault(f.parent, []).append(f.path)
+            sibling_words.setdefault(f.parent, set()).update(canonical(t) for t in _segment_tokens(f.segments[-1]))
         view = SchemaView(schema)
         for f in schema.fields:
             segs = f.segments
@@ -172,11 +185,13 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                 fam = "enum"
             # A scalar that also has sub-fields is a relation (ERP Many2One): it holds the record id.
             is_ref = f.path in parents_with_children and fam in {"int", "num"}
-            leaf = _segment_tokens(segs[-1])
+            leaf = _disambiguate(_segment_tokens(segs[-1]), fam, sibling_words.get(f.parent, set()))
             if is_ref and "id" not in leaf:
                 leaf = (*leaf, "id")
             qualified: tuple[str, ...] = ()
-            if len(segs) > 1:
+            if len(segs) > 1 and not segs[-2].endswith("[]"):
+                # Only objects and relations read as one name with their child (product.code, customer.id);
+                # rows of a list do not (shipping_lines[].id is not a "shipping id").
                 qualified = (*_context_tokens(segs[-2]), *leaf)
                 joined = tokens(" ".join(qualified))  # phrases across the two segments: product code, currency code
                 if len(joined) < len(qualified):
