@@ -92,9 +92,8 @@ async def test_throttled_every_time_surfaces_as_rate_limited_with_the_wait():
     assert classify(caught.value).verdict is Verdict.RETRY
 
 
-def test_throttle_wait_without_cost_uses_what_the_pacer_knows():
+def test_throttle_wait_without_cost_assumes_an_empty_bucket_at_the_known_rate():
     pacer = TokenBucketPacer(rate=100, burst=2000)
-    pacer.tokens = 0
     assert throttle_wait({}, {}, 50.0, pacer) == pytest.approx(0.5)
 
 

@@ -140,7 +140,7 @@ class ShopifyClient:
         if "THROTTLED" in codes:
             wait = throttle_wait(cost, throttle, estimate, self.pacer)
             if self.pacer is not None:
-                self.pacer.observe(retry_after=wait)
+                self.pacer.observe(available=throttle.get("currentlyAvailable", 0.0), retry_after=wait)
             return RateLimited(f"{self.system} throttled the query (cost budget used up): {said}", retry_after=wait,
                                **kw)
         if "ACCESS_DENIED" in codes:
@@ -307,14 +307,14 @@ class ShopifyClient:
 def throttle_wait(cost: dict[str, Any], throttle: dict[str, Any], estimate: float, pacer: Any = None) -> float:
     """Seconds until the bucket holds the query's cost again: (requested - available) / restore rate.
 
-    A THROTTLED answer without ``extensions.cost`` falls back on the pacer's last known rate.
+    A THROTTLED answer without ``extensions.cost`` means the bucket is empty as far as
+    we can tell: the wait is the time to restore the query's (estimated) cost at the
+    last known restore rate.
     """
     requested = float(cost.get("requestedQueryCost") or estimate or 1.0)
-    available = throttle.get("currentlyAvailable")
+    available = float(throttle.get("currentlyAvailable") or 0.0)
     rate = float(throttle.get("restoreRate") or getattr(pacer, "rate", 0) or 50.0)
-    if available is None:
-        available = getattr(pacer, "tokens", 0.0) if pacer is not None else 0.0
-    return round(max((requested - float(available)) / rate, 1.0 / rate, 0.05), 3)
+    return round(max((requested - available) / rate, 1.0 / rate, 0.05), 3)
 
 
 def _operation_name(document: str) -> str:
