@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import re
 import socket
@@ -95,7 +96,8 @@ def wait_up(port: int, timeout: float = 20.0) -> None:
 def http_table(seconds: float, concurrency: int) -> dict[str, float]:
     """Requests/s per query, executed every time (result cache off) and answered from the result cache."""
     rates = {}
-    print(f"Shopify twin over loopback: uvicorn (h11), 1 process, {concurrency} keep-alive connections, "
+    parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    print(f"Shopify twin over loopback: uvicorn ({parser}), 1 process, {concurrency} keep-alive connections, "
           f"{seconds:g} s per row, 50 generated orders")
     print(f"{'query':28} {'result cache':>12} {'requests':>9} {'req/s':>8} {'mean ms':>8} {'p95 ms':>8}")
     for cached in (False, True):
@@ -154,7 +156,7 @@ def breakdown(rate: float, repeat: int = 300) -> None:
     for name, micros in rows:
         print(f"  {name:32} {micros:9.0f}")
     if rate:
-        print(f"  {'one request at the measured rate':32} {1e6 / rate:9.0f}  (the rest is uvicorn/h11, Starlette, "
+        print(f"  {'one request at the measured rate':32} {1e6 / rate:9.0f}  (the rest is uvicorn, Starlette, "
               "fault middleware)")
 
 
