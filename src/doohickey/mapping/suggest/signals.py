@@ -202,6 +202,7 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
                     qualified = _segment_tokens(segs[-2])
                 if is_ref and "id" not in qualified:
                     qualified = (*qualified, "id")
+                qualified = _disambiguate(qualified, fam, sibling_words.get(".".join(segs[:-2]), set()))
             fv = FieldView(
                 field=f, leaf=leaf, qualified=qualified,
                 parent=f.parent, grandparent=".".join(segs[:-2]), family=fam, depth=f.path.count("[]"),
