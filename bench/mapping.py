@@ -119,13 +119,14 @@ def fit(pairs: list, evidences: dict[str, dict]) -> tuple[dict[str, float], dict
             best_s[s] = max(best_s.get(s, -1e9), v)
             best_t[t] = max(best_t.get(t, -1e9), v)
         for (s, t), v in z.items():
-            x2.append([v, min(best_s[s] - v, 5.0) / 5.0, min(best_t[t] - v, 5.0) / 5.0])
+            gs, gt = min(best_s[s] - v, 5.0) / 5.0, min(best_t[t] - v, 5.0) / 5.0
+            x2.append([v, gs, gt, 1.0 if gs == 0.0 and gt == 0.0 else 0.0])
             y2.append(1 if t in g.get(s, ()) else 0)
     w2 = _logreg(np.array(x2), np.array(y2, dtype=float))
     scale = float(w2[1])
     weights = {k: v * scale for k, v in weights.items()}
     weights["bias"] += float(w2[0])
-    stage2 = {"gap_source": float(w2[2]), "gap_target": float(w2[3])}
+    stage2 = {"gap_source": float(w2[2]), "gap_target": float(w2[3]), "mutual": float(w2[4])}
     # The dev set has no sample values, so their weight cannot be fitted: keep the shipped prior.
     weights["samples"] = match.WEIGHTS["samples"]
     return weights, stage2
