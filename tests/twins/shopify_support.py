@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,7 @@ class Receiver:
     """A loopback HTTP endpoint that records webhook deliveries and answers with scripted statuses."""
 
     statuses: list[int] = field(default_factory=list)
+    delay: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: TwinServer | None = None
@@ -94,6 +96,8 @@ class Receiver:
 
     async def hook(self, request: Request) -> JSONResponse:
         body = await request.body()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.received.append({"headers": dict(request.headers), "body": body})
             status = self.statuses.pop(0) if self.statuses else 200
@@ -105,9 +109,9 @@ class Receiver:
 
 
 @contextmanager
-def receiver(statuses: list[int] | None = None) -> Iterator[Receiver]:
-    """Start a webhook receiver on a free loopback port."""
-    recv = Receiver(statuses=list(statuses or []))
+def receiver(statuses: list[int] | None = None, delay: float = 0.0) -> Iterator[Receiver]:
+    """Start a webhook receiver on a free loopback port (answering after ``delay`` seconds)."""
+    recv = Receiver(statuses=list(statuses or []), delay=delay)
     app = Starlette(routes=[Route("/hooks", recv.hook, methods=["POST"])])
     with TwinServer(app) as server:
         recv.server = server

@@ -289,3 +289,38 @@ def test_twin_helpers_seed_and_place_orders(shop):
     assert "type QueryRoot" in shop.http.get("/_twin/schema.graphql").text
     assert "<textarea" in shop.http.get("/admin/api/2025-10/graphql.json").text
     assert "Orders" in shop.http.get("/_twin/").text or "Order" in shop.http.get("/_twin/").text
+
+
+def test_reverse_sort_nested_pagination_and_node_lookups(shop):
+    from doohickey.clock import ManualClock
+
+    clock = ManualClock()
+    with served_shop(clock=clock) as timed:
+        catalogue(timed.state)
+        made = []
+        for quantity in (1, 2, 3):
+            made.append(place(timed, [("MUG", quantity), ("SHIRT-S", 1), ("SHIRT-M", 1)]))
+            clock.advance(60)
+        query = """query($after: String) { orders(first: 2, after: $after, sortKey: UPDATED_AT, reverse: true) {
+            nodes { name } pageInfo { hasNextPage endCursor } } }"""
+        page = timed.data(query)["orders"]
+        assert [n["name"] for n in page["nodes"]] == ["#1003", "#1002"] and page["pageInfo"]["hasNextPage"]
+        rest = timed.data(query, {"after": page["pageInfo"]["endCursor"]})["orders"]
+        assert [n["name"] for n in rest["nodes"]] == ["#1001"] and not rest["pageInfo"]["hasNextPage"]
+        lines = """query($id: ID!, $after: String) { order(id: $id) { lineItems(first: 2, after: $after) {
+            edges { cursor node { sku } } pageInfo { hasNextPage endCursor } } } }"""
+        first = timed.data(lines, {"id": made[0]["id"]})["order"]["lineItems"]
+        assert [e["node"]["sku"] for e in first["edges"]] == ["MUG", "SHIRT-S"] and first["pageInfo"]["hasNextPage"]
+        second = timed.data(lines, {"id": made[0]["id"], "after": first["pageInfo"]["endCursor"]})["order"]["lineItems"]
+        assert [e["node"]["sku"] for e in second["edges"]] == ["SHIRT-M"]
+        nodes = timed.data("""query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Order { name } } }""",
+                           {"ids": [made[1]["id"], "gid://shopify/Order/1"]})["nodes"]
+        assert nodes == [{"__typename": "Order", "id": made[1]["id"], "name": "#1002"}, None]
+        assert "Invalid cursor" in timed.gql(query, {"after": "garbage"})["errors"][0]["message"]
+
+
+def test_unknown_twin_option_is_refused():
+    from doohickey.twins import create_twin
+
+    with pytest.raises(TypeError, match="unknown Shopify twin option"):
+        create_twin("shopify", colour="red")

@@ -222,3 +222,14 @@ def test_subscription_user_errors():
         assert shop.data(SUBSCRIBE, ok)["webhookSubscriptionCreate"]["userErrors"] == []
         again = shop.data(SUBSCRIBE, ok)["webhookSubscriptionCreate"]["userErrors"]
         assert again[0]["message"] == "Address for this topic has already been taken"
+
+
+def test_slow_receiver_counts_as_failure_and_api_version_follows_the_subscription():
+    with served_shop(webhook_retry_scale=1e-5, webhook_timeout=0.2) as shop, receiver(delay=0.5) as recv:
+        shop.post(SUBSCRIBE, {"topic": "CUSTOMERS_CREATE", "sub": {"uri": recv.url}}, version="2024-07")
+        shop.state.create_customer({"email": "slow@example.com"})
+        assert shop.state.webhooks.wait_idle(20)
+        attempts = shop.state.webhooks.log()[0]["attempts"]
+        assert len(attempts) == webhooks.RETRIES + 1
+        assert all(a["status"] is None and "Timeout" in a["error"] for a in attempts)
+        assert {r["headers"]["x-shopify-api-version"] for r in recv.received} == {"2024-07"}

@@ -83,6 +83,7 @@ def create_twin(
     api = GraphQLApi(state, bucket, result_cache=result_cache)
     app = twin_app(routes(api, token=token, throttled_status=throttled_status, deliverer=deliverer), faultset,
                    graphql_paths=(GRAPHQL_PATH,))
-    info = {"token": token, "secret": secret, "webhook_secret": secret, "endpoint": f"/admin/api/{api_version}/graphql.json",
-            "api_version": api_version, "shop_domain": shop_domain, "docs": "docs/sandbox.md (and GET /, /_twin/)"}
+    info = {"token": token, "secret": secret, "webhook_secret": secret,
+            "endpoint": f"/admin/api/{api_version}/graphql.json", "api_version": api_version,
+            "shop_domain": shop_domain, "docs": "docs/sandbox.md (and GET /, /_twin/)"}
     return Twin(name="shopify", app=app, state=state, faults=faultset, info=info)

@@ -22,11 +22,14 @@ INVENTORY_REASONS = {
 }
 
 
-def _payload(fn: Callable[..., dict[str, Any]], errors_key: str = "userErrors", *also: str):
+def _payload(fn: Callable[..., dict[str, Any]], errors_key: str = "userErrors", *also: str,
+             with_context: bool = False):
     """Wrap ``fn`` (returning the payload's result fields) so UserErrors become the payload's error list."""
 
     def resolve(_root: Any, info: Any, **args: Any) -> dict[str, Any]:
         state: ShopState = info.context["state"]
+        if with_context:
+            args["context"] = info.context
         try:
             result = fn(state, **args)
             errors: list[dict[str, Any]] = []
@@ -159,8 +162,11 @@ def _group(state: ShopState, reason: str, uri: str | None, changes: list[dict[st
             "createdAt": state.now(), "reason": reason, "referenceDocumentUri": uri, "changes": changes}
 
 
-def _webhook_create(state: ShopState, topic: str, webhookSubscription: dict[str, Any]) -> dict[str, Any]:
-    return {"webhookSubscription": webhooks.subscribe(state, topic, webhookSubscription)}
+def _webhook_create(state: ShopState, topic: str, webhookSubscription: dict[str, Any],
+                    context: dict[str, Any]) -> dict[str, Any]:
+    # Shopify serialises a subscription's payloads in the API version it was created with.
+    version = context.get("api_version") or "2025-10"
+    return {"webhookSubscription": webhooks.subscribe(state, topic, webhookSubscription, version)}
 
 
 def _webhook_delete(state: ShopState, id: str) -> dict[str, Any]:
@@ -177,6 +183,6 @@ RESOLVERS = {
     "customerUpdate": _payload(_customer_update),
     "inventorySetQuantities": _payload(_inventory_set),
     "inventoryAdjustQuantities": _payload(_inventory_adjust),
-    "webhookSubscriptionCreate": _payload(_webhook_create),
+    "webhookSubscriptionCreate": _payload(_webhook_create, with_context=True),
     "webhookSubscriptionDelete": _payload(_webhook_delete),
 }
