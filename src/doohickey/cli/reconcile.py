@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def _entries(plan: Any, wanted: str | None) -> list[str]:
 
 
 async def reconcile_plan(plan: Any, names: list[str], *, env: str, repair: bool, history: Any) -> list[Any]:
-    """Run the plan's reconcile entries ``names``; repair from the owner when asked (or when the plan says so)."""
+    """Run the plan's reconcile entries ``names``; repair from the owner only when ``repair`` is set."""
     from doohickey.reconcile.reconciler import ClientRepair, Source, reconcile, spec_from_plan
 
     runs = []
@@ -70,8 +71,8 @@ async def reconcile_plan(plan: Any, names: list[str], *, env: str, repair: bool,
             other_client, other_connector = await _connect(plan, spec.other, env, stack)
             entity = other_connector.entities.get(spec.entity)
             fixer = ClientRepair(other_client, entity.actions if entity else ())
-            if repair:
-                spec = type(spec)(**{**spec.__dict__, "repair": True})
+            # At the command line only --repair writes; the plan's `repair: push-owner` governs scheduled runs.
+            spec = replace(spec, repair=repair)
             runs.append(await reconcile(spec, Source(spec.owner, owner_client), Source(spec.other, other_client),
                                         repair=fixer, history=history))
     return runs

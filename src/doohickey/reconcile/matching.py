@@ -325,21 +325,32 @@ def find_match(candidate: Profile, index: CustomerIndex) -> Match | None:
     fuzzy = index.rules.fuzzy
     if fuzzy is None:
         return None
-    seen: set[int] = set()
-    best: Match | None = None
-    for key in block_keys(candidate):
-        members = index.blocks.get(key, ())
-        if len(members) > index.rules.max_block:
+    members = sorted({n for key in block_keys(candidate) for n in index.blocks.get(key, ())})
+    if not members:
+        return None
+    scores = _score_against(candidate, [index.profiles[n] for n in members], fuzzy)
+    best = int(np.argmax(scores))
+    if scores[best] < fuzzy.threshold - 1e-6:
+        return None
+    other = index.profiles[members[best]]
+    score, reasons = fuzzy_score(candidate, other, fuzzy.fields)
+    return Match(candidate.id, other.id, "fuzzy", score, reasons)
+
+
+def _score_against(candidate: Profile, others: list[Profile], rule: Rule) -> Any:
+    """Mean fuzzy similarity of ``candidate`` with each of ``others`` (one vectorised row per field)."""
+    total = np.zeros(len(others), dtype=np.float32)
+    count = np.zeros_like(total)
+    for name in rule.fields:
+        mine = candidate.value(name)
+        if not mine:
             continue
-        for n in members:
-            if n in seen:
-                continue
-            seen.add(n)
-            other = index.profiles[n]
-            score, reasons = fuzzy_score(candidate, other, fuzzy.fields)
-            if score >= fuzzy.threshold and (best is None or score > best.score):
-                best = Match(candidate.id, other.id, "fuzzy", score, reasons)
-    return best
+        values = [o.value(name) for o in others]
+        present = np.array([bool(v) for v in values])
+        scores = process.cdist([mine], values, scorer=_SCORERS[name], dtype=np.float32, workers=1)[0]
+        total += np.where(present, scores / 100, 0)
+        count += present
+    return np.where(count > 0, total / np.maximum(count, 1), 0)
 
 
 # --- batch dedupe ---------------------------------------------------------------------------------------
