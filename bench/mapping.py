@@ -298,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   miss: {m}")
     secs, n_s, n_t = timing()
     print(f"\n## Speed: {n_s} x {n_t} synthetic field pair in {secs:.3f} s (target < 2 s)")
+    _, _, big_s, big_t = max(pairs, key=lambda p: len(p[2].fields) * len(p[3].fields))
+    t0 = time.perf_counter()
+    match.suggest(big_s, big_t)
+    print(f"   largest dev pair {big_s.name} -> {big_t.name} ({len(big_s.fields)} x {len(big_t.fields)}) "
+          f"in {time.perf_counter() - t0:.3f} s")
     if args.fit:
         weights, stage2 = fit(pairs, evidences)
         thr = best_threshold(evaluator, pairs, evidences, weights, stage2)
