@@ -57,7 +57,7 @@ def test_order_sample_values(hooks, topic):
         ("SKU2006-001", "89.99", 1), ("LENS-PROTECT-2YR", "19.99", 1), ("CASE-LEATHER-PREM", "24.99", 1),
         ("SKU2006-020", "159.99", 1), ("SKU2006-035", "119.99", 1)]
     assert order["lines"][0]["id"] == "gid://shopify/LineItem/487817672276298554"
-    assert order["subtotal"] == "404.95"
+    assert order["subtotal"] == "414.95"  # total_line_items_price: before discounts
     assert order["discount_total"] == "20.00"
     assert order["shipping_total"] == "10.00"
     assert order["tax_total"] == "0.00"

@@ -10,7 +10,12 @@ integer ids, ``*_set`` money objects). Both become the same canonical dicts:
 * money is a Decimal string in the shop currency (``shopMoney`` / ``shop_money``);
 * ``financial_status`` and ``fulfillment_status`` use Shopify's REST vocabulary
   (``paid``, ``partially_refunded``; ``fulfilled``, ``partial``, ``unfulfilled``);
-* ``order.number`` is the order name customers know (``#1001``).
+* ``order.number`` is the order name customers know (``#1001``);
+* ``order.subtotal`` is before discounts (the sum of line prices, REST's
+  ``total_line_items_price``), ``discount_total`` the order's discounts, so
+  ``total = subtotal - discount_total + shipping_total + tax_total`` as in
+  :func:`doohickey.twins.datagen.totalled` (Shopify's ``subtotalPrice`` is after
+  discounts and is not used).
 
 Extra native keys that flows need but the canonical entity lacks ride along in
 the dict (``product_id`` on a variant, ``inventory_item_id`` and ``location_id``
@@ -61,14 +66,23 @@ def legacy_id(value: str) -> str:
 def decimal_text(value: Any, where: str) -> str:
     """A money amount as a Decimal string; ``None``/empty is ``0``; anything else non-numeric is a ValueError."""
     if value is None or value == "":
-        return "0"
+        return "0.00"
     try:
         number = Decimal(str(value))
     except InvalidOperation:
         raise ValueError(f"{where}: {value!r} is not a money amount") from None
     if not number.is_finite():
         raise ValueError(f"{where}: {value!r} is not a money amount")
-    return str(number)
+    return money_text(number)
+
+
+def money_text(number: Decimal) -> str:
+    """One text per amount whatever the source wrote (``10``, ``10.0``, ``10.00`` -> ``10.00``; ``29.999`` kept),
+    so fingerprints of the same record read by GraphQL and by webhook agree."""
+    normal = number.normalize()
+    if normal.as_tuple().exponent > -2:  # type: ignore[operator]
+        normal = normal.quantize(Decimal("0.01"))
+    return f"{normal:f}"
 
 
 def bag(value: Any, where: str) -> str:
@@ -101,7 +115,7 @@ def _tags(value: Any) -> list[str]:
 
 
 def _sum(amounts: list[str]) -> str:
-    return str(sum((Decimal(a) for a in amounts), Decimal("0")))
+    return money_text(sum((Decimal(a) for a in amounts), Decimal("0")))
 
 
 def _int(value: Any, where: str) -> int:
@@ -173,7 +187,7 @@ def order_from_node(node: dict[str, Any]) -> dict[str, Any]:
             for s in (node.get("shippingLines") or {}).get("nodes") or []],
         "shipping_address": address_from_node(node.get("shippingAddress")),
         "billing_address": address_from_node(node.get("billingAddress")),
-        "subtotal": bag(node.get("subtotalPriceSet"), "order.subtotalPriceSet"),
+        "subtotal": None,
         "discount_total": bag(node.get("totalDiscountsSet"), "order.totalDiscountsSet"),
         "shipping_total": bag(node.get("totalShippingPriceSet"), "order.totalShippingPriceSet"),
         "tax_total": bag(node.get("totalTaxSet"), "order.totalTaxSet"),
@@ -188,7 +202,14 @@ def order_from_node(node: dict[str, Any]) -> dict[str, Any]:
         "created_at": time_text(node.get("createdAt"), "order.createdAt"),
         "updated_at": time_text(node.get("updatedAt"), "order.updatedAt"),
     }
+    data["subtotal"] = line_subtotal(data["lines"])
     return _canonical(model.Order, data)
+
+
+def line_subtotal(lines: list[dict[str, Any]]) -> str:
+    """The canonical subtotal: line prices times quantities, before discounts (Shopify's ``subtotalPriceSet``
+    is after discounts, so it is not used)."""
+    return money_text(sum((Decimal(ln["unit_price"]) * ln["quantity"] for ln in lines), Decimal("0")))
 
 
 def _fulfilment_status(value: Any) -> str:

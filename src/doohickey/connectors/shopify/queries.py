@@ -38,7 +38,6 @@ fragment OrderFields on Order {{
   customer {{ id email firstName lastName phone }}
   shippingAddress {{ ...AddressFields }}
   billingAddress {{ ...AddressFields }}
-  subtotalPriceSet {{ {MONEY} }}
   totalDiscountsSet {{ {MONEY} }}
   totalShippingPriceSet {{ {MONEY} }}
   totalTaxSet {{ {MONEY} }}

@@ -130,7 +130,9 @@ def order_from_rest(p: dict[str, Any]) -> dict[str, Any]:
         "lines": lines, "shipping_lines": shipping,
         "shipping_address": maps.address_from_node(p.get("shipping_address")),
         "billing_address": maps.address_from_node(p.get("billing_address")),
-        "subtotal": _money(p, "subtotal_price"), "discount_total": _money(p, "total_discounts"),
+        "subtotal": _money(p, "total_line_items_price") if p.get("total_line_items_price") is not None
+        or p.get("total_line_items_price_set") else maps.line_subtotal(lines),
+        "discount_total": _money(p, "total_discounts"),
         "shipping_total": maps.bag(total_shipping, "total_shipping_price_set") if total_shipping
         else maps._sum([s["price"] for s in shipping]),
         "tax_total": _money(p, "total_tax"), "total": _money(p, "total_price"),
