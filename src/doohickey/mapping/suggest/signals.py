@@ -161,6 +161,64 @@ def _norm_enum(value: str) -> str:
     return " ".join(tokens(value)) or value.lower()
 
 
+@dataclass
+class _Facts:
+    """What one schema says about its own structure: relations, sibling counts and sibling words."""
+
+    parents: set[str]
+    paths: set[str]
+    siblings: dict[str, int]
+    sibling_words: dict[str, set[str]]
+
+
+def _facts(schema: Schema) -> _Facts:
+    siblings: dict[str, int] = {}
+    words: dict[str, set[str]] = {}
+    for f in schema.fields:
+        siblings[f.parent] = siblings.get(f.parent, 0) + 1
+        words.setdefault(f.parent, set()).update(canonical(t) for t in _segment_tokens(f.segments[-1]))
+    return _Facts({f.parent for f in schema.fields}, {f.path for f in schema.fields}, siblings, words)
+
+
+def _qualified(f: Field, leaf: tuple[str, ...], family: str, is_ref: bool, facts: _Facts) -> tuple[str, ...]:
+    """The field named together with its parent object: ``product.code`` -> "product code" (a SKU)."""
+    segs = f.segments
+    if len(segs) < 2 or segs[-2].endswith("[]"):
+        return ()  # rows of a list do not read as one name with their child (shipping_lines[].id)
+    qualified = (*_context_tokens(segs[-2]), *leaf)
+    joined = tokens(" ".join(qualified))  # phrases across the two segments: product code, currency code
+    if len(joined) < len(qualified):
+        qualified = joined
+    if leaf in _DISPLAY_NAMES and (f.parent in facts.paths or facts.siblings.get(f.parent, 0) <= 4):
+        qualified = _segment_tokens(segs[-2])  # ``country.name`` on a relation is the country itself
+    if is_ref and "id" not in qualified:
+        qualified = (*qualified, "id")
+    return _disambiguate(qualified, family, facts.sibling_words.get(".".join(segs[:-2]), set()))
+
+
+def _view(f: Field, facts: _Facts, description: dict[str, float], document: dict[str, float]) -> FieldView:
+    segs = f.segments
+    fam = type_family(f.type)
+    if f.enum and fam == "text":
+        fam = "enum"
+    # A scalar that also has sub-fields is a relation (ERP Many2One): it holds the record id.
+    is_ref = f.path in facts.parents and fam in {"int", "num"}
+    leaf = _disambiguate(_segment_tokens(segs[-1]), fam, facts.sibling_words.get(f.parent, set()))
+    if is_ref and "id" not in leaf:
+        leaf = (*leaf, "id")
+    return FieldView(
+        field=f, leaf=leaf, qualified=_qualified(f, leaf, fam, is_ref, facts),
+        parent=f.parent, grandparent=".".join(segs[:-2]), family=fam, depth=f.path.count("[]"),
+        description=description, document=document,
+        enum=frozenset(_norm_enum(v) for v in f.enum),
+        values=tuple(f.enum) or (("true", "false") if fam == "bool" else ()),
+        shapes=frozenset(_shape(v) for v in f.samples),
+        samples=frozenset(v.strip().lower() for v in f.samples if v.strip()),
+        is_reference=is_ref, is_id=bool(leaf) and leaf[-1] in _ID_WORDS,
+        kind=value_kind(f, tuple(t for seg in segs[-2:] for t in _segment_tokens(seg))),
+    )
+
+
 def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]:
     """Precompute field views of both schemas with one shared description vocabulary."""
     docs = {f.path: description_words(f.description) for s in (source, target) for f in s.fields}
@@ -170,51 +228,11 @@ def build_views(source: Schema, target: Schema) -> tuple[SchemaView, SchemaView]
     doc_idf = idf_table([*docs.values(), *names.values()])
     views = []
     for schema in (source, target):
-        parents_with_children = {f.parent for f in schema.fields}
-        scalar_paths = {f.path for f in schema.fields}
-        siblings: dict[str, list[str]] = {}
-        sibling_words: dict[str, set[str]] = {}
-        for f in schema.fields:
-            siblings.setdefault(f.parent, []).append(f.path)
-            sibling_words.setdefault(f.parent, set()).update(canonical(t) for t in _segment_tokens(f.segments[-1]))
+        facts = _facts(schema)
         view = SchemaView(schema)
         for f in schema.fields:
-            segs = f.segments
-            fam = type_family(f.type)
-            if f.enum and fam == "text":
-                fam = "enum"
-            # A scalar that also has sub-fields is a relation (ERP Many2One): it holds the record id.
-            is_ref = f.path in parents_with_children and fam in {"int", "num"}
-            leaf = _disambiguate(_segment_tokens(segs[-1]), fam, sibling_words.get(f.parent, set()))
-            if is_ref and "id" not in leaf:
-                leaf = (*leaf, "id")
-            qualified: tuple[str, ...] = ()
-            if len(segs) > 1 and not segs[-2].endswith("[]"):
-                # Only objects and relations read as one name with their child (product.code, customer.id);
-                # rows of a list do not (shipping_lines[].id is not a "shipping id").
-                qualified = (*_context_tokens(segs[-2]), *leaf)
-                joined = tokens(" ".join(qualified))  # phrases across the two segments: product code, currency code
-                if len(joined) < len(qualified):
-                    qualified = joined
-                if leaf in _DISPLAY_NAMES and not segs[-2].endswith("[]") and (
-                        f.parent in scalar_paths or len(siblings.get(f.parent, ())) <= 4):
-                    # ``country.name`` on a relation is the country itself, shown by its name.
-                    qualified = _segment_tokens(segs[-2])
-                if is_ref and "id" not in qualified:
-                    qualified = (*qualified, "id")
-                qualified = _disambiguate(qualified, fam, sibling_words.get(".".join(segs[:-2]), set()))
-            fv = FieldView(
-                field=f, leaf=leaf, qualified=qualified,
-                parent=f.parent, grandparent=".".join(segs[:-2]), family=fam, depth=f.path.count("[]"),
-                description=tfidf_vector(docs[f.path], idf),
-                document=tfidf_vector(docs[f.path] + names[f.path] + names[f.path][-1:], doc_idf),
-                enum=frozenset(_norm_enum(v) for v in f.enum),
-                values=tuple(f.enum) or (("true", "false") if fam == "bool" else ()),
-                shapes=frozenset(_shape(v) for v in f.samples),
-                samples=frozenset(v.strip().lower() for v in f.samples if v.strip()),
-                is_reference=is_ref, is_id=bool(leaf) and leaf[-1] in _ID_WORDS,
-                kind=value_kind(f, tuple(t for seg in segs[-2:] for t in _segment_tokens(seg))),
-            )
+            fv = _view(f, facts, tfidf_vector(docs[f.path], idf),
+                       tfidf_vector(docs[f.path] + names[f.path] + names[f.path][-1:], doc_idf))
             view.fields.append(fv)
             view.children.setdefault(f.parent, []).append(fv)
         _contrast_kinds(view)
@@ -291,14 +309,14 @@ def _pretty(path: str) -> str:
     return path or "(top level)"
 
 
-def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float]) -> Evidence:
-    """Compare one source field with one target field."""
+def _best_view(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float]) -> tuple:
+    """Names compared leaf to leaf, or with a parent folded in (product.code), whichever reads best."""
     views = (
         (s.leaf, t.leaf, s.parent, t.parent, 1.0),
         (s.qualified, t.leaf, s.grandparent, t.parent, 0.9),
         (s.leaf, t.qualified, s.parent, t.grandparent, 0.9),
     )
-    best = (-1.0, 0.0, 0.0, (), (), (), "", "")
+    best: tuple = (-1.0, 0.0, 0.0, (), (), (), "", "")
     for a, b, p, q, discount in views:
         if not a or not b:
             continue
@@ -307,7 +325,12 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
         combined = discount * (0.7 * nm + 0.3 * ctx)
         if combined > best[0]:
             best = (combined, nm * discount, ctx, why, a, b, p, q)
-    _, name, ctx, why, a, b, p, q = best
+    return best[1:]
+
+
+def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float]) -> Evidence:
+    """Compare one source field with one target field."""
+    name, ctx, why, a, b, p, q = _best_view(s, t, affinity)
     exact = 1.0 if s.field.leaf.lower() == t.field.leaf.lower() else 0.0
     desc, shared = cosine(s.description, t.description) if s.description and t.description else (0.0, [])
     doc = cosine(s.document, t.document)[0]
