@@ -128,3 +128,9 @@ def test_a_shopify_bulk_export_can_feed_the_diff() -> None:
 def test_a_broken_bulk_line_is_named() -> None:
     with pytest.raises(ReconcileError, match="line 2: not valid JSON"):
         list(jsonl_rows(['{"a": 1}', "{oops"]))
+
+
+def test_owner_records_without_a_key_are_counted_not_compared() -> None:
+    owner = [*stock({"A": 1}), {"sku": None, "available": 3}, {"sku": "", "available": 4}]
+    result = run(owner, stock({"A": 1}))
+    assert result.clean and result.unkeyed == 2 and result.owner_rows == 3

@@ -100,3 +100,14 @@ def test_batch_dedupe_lists_the_duplicates_already_present_with_reasons() -> Non
     assert pairs == {("p7", "dup-email", "email"), ("p42", "dup-fuzzy", "fuzzy")}
     fuzzy = next(m for m in matches if m.rule == "fuzzy")
     assert fuzzy.score >= 0.92 and fuzzy.reasons
+
+
+def test_a_canonical_customer_object_is_matched_by_its_phone() -> None:
+    from doohickey import model
+
+    existing = model.Customer(id="erp-1", first_name="Ana", last_name="Lima", phone="+44 20 7946 0958")
+    rules = parse_rules([{"phone": {"region": "GB"}}])
+    index = CustomerIndex(rules).add_all([profile_of(existing, rules=rules)])
+    newcomer = model.Customer(id="shop-9", first_name="Ana", phone="020 7946 0958")
+    match = find_match(profile_of(newcomer, rules=rules), index)
+    assert match is not None and match.right == "erp-1" and match.reasons == ("same phone: +442079460958",)

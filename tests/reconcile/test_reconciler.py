@@ -149,3 +149,13 @@ def test_history_refuses_a_store_schema_it_cannot_write() -> None:
     sa.Table("discrepancies", other, sa.Column("id", sa.Integer, primary_key=True))
     with pytest.raises(ReconcileError, match="lacks column"):
         History("sqlite://", other)
+
+
+@pytest.mark.anyio
+async def test_a_bulk_export_can_stand_in_for_the_owner_client() -> None:
+    export = [{"sku": "A", "available": 5, "_id": "inv-1"}, {"sku": "B", "available": 9, "_id": "inv-2"}]
+    shop = MemoryClient("shop", {"stock": {"s-A": {"sku": "A", "available": 5}}})
+    spec = ReconcileSpec("stock", STOCK.diff, owner="erp", other="shop")
+    run = await reconcile(spec, Source("erp", bulk=lambda: [export[:1], export[1:]]), Source("shop", shop),
+                          clock=ManualClock())
+    assert [(d.kind, d.key) for d in run.found.discrepancies] == [(Kind.MISSING, "B")]

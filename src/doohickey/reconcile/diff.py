@@ -276,6 +276,7 @@ class DiffResult:
     other_rows: int = 0
     matched: int = 0
     pending: int = 0
+    unkeyed: int = 0
     truncated: int = 0
     needs_owner_values: list[Discrepancy] = field(default_factory=list)
 
@@ -353,6 +354,7 @@ class Diff:
         self._found: list[Discrepancy] = []
         self._counts: Counter[str] = Counter()
         self._owner_rows = 0
+        self._unkeyed = 0
         self._other_rows = 0
         self._matched = 0
         self._phase = "owner"
@@ -403,6 +405,14 @@ class Diff:
         if not rows:
             return
         keys = self._keys(rows, self.spec.key, columns, "owner")
+        self._owner_rows += len(rows)
+        if None in keys or "" in keys:
+            # A record without its key cannot be compared; it is counted, not folded into one "None" record.
+            kept = [i for i, k in enumerate(keys) if k is not None and k != ""]
+            self._unkeyed += len(keys) - len(kept)
+            rows, keys = [rows[i] for i in kept], [keys[i] for i in kept]
+            if not rows:
+                return
         sigs = self._signatures(rows, columns, "owner", keys)
         owner = self._owner
         before = len(owner)
@@ -413,7 +423,6 @@ class Diff:
             # the old position, so the keys this page added are exactly the last ``growth`` ones.
             added = set(islice(reversed(owner), growth))
             self._owner_duplicates(keys, rows, columns, added)
-        self._owner_rows += len(rows)
         if self._cutoff is not None:
             self._note_recent(rows, columns, keys)
 
@@ -533,7 +542,7 @@ class Diff:
         total = sum(counts.values())
         pending_values = [d for d in self._found if d.note == "owner values to be fetched"]
         return DiffResult(self.spec.entity, counts, self._found, owner_rows=self._owner_rows,
-                          other_rows=self._other_rows, matched=self._matched, pending=pending,
+                          other_rows=self._other_rows, matched=self._matched, pending=pending, unkeyed=self._unkeyed,
                           truncated=max(0, total - len(self._found)), needs_owner_values=pending_values)
 
 

@@ -46,6 +46,7 @@ def run_to_dict(run: ReconcileRun) -> dict[str, Any]:
         "status": run.status,
         "summary": {**result.counts, "total": result.total, "owner_rows": result.owner_rows,
                     "other_rows": result.other_rows, "matched": result.matched, "pending": result.pending,
+                    "owner_without_key": result.unkeyed,
                     "repaired": len(run.repaired), "remaining": run.result.total, "truncated": result.truncated},
         "records": [d.to_dict() for d in result.discrepancies],
     }
@@ -140,6 +141,7 @@ vertical-align:top}th{background:#f4f4f4}td.n{text-align:right;font-variant-nume
 <tr><td class="k">total</td><td class="n">{{ "{:,}".format(s.total) }}</td><td>
 {{ "{:,}".format(s.owner_rows) }} owner records, {{ "{:,}".format(s.other_rows) }} in {{ r.other_system }},
 {{ "{:,}".format(s.matched) }} identical{% if s.pending %}, {{ s.pending }} too recent to judge{% endif %}
+{% if s.owner_without_key %}, {{ s.owner_without_key }} owner records without a key (not compared){% endif %}
 {% if s.repaired %}; {{ s.repaired }} repaired from {{ r.owner_system }}, {{ s.remaining }} left{% endif %}
 </td></tr></table>
 {% if chart %}<h2>Drift over the last {{ runs }} runs</h2>{{ chart|safe }}
