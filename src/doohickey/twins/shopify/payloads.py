@@ -37,7 +37,7 @@ def build(state: ShopState, topic: str, node: dict[str, Any]) -> dict[str, Any]:
     if resource == "refunds":
         return refund_payload(state, node, node.get("_order") or state.get(node["order"]["__ref"]) or {})
     if resource == "customers":
-        return customer_payload(node)
+        return customer_payload(node, currency=state.currency)
     if resource == "products":
         return product_payload(state, node)
     if resource == "inventory_levels":
@@ -88,7 +88,7 @@ def _customer_address(address: dict[str, Any] | None, customer_num: int | None) 
     }
 
 
-def customer_payload(customer: dict[str, Any], *, embedded: bool = False) -> dict[str, Any]:
+def customer_payload(customer: dict[str, Any], *, embedded: bool = False, currency: str = "USD") -> dict[str, Any]:
     """customers/create and customers/update (``embedded``: the shorter form inside an order)."""
     num = _num(customer["id"])
     body: dict[str, Any] = {
@@ -98,7 +98,7 @@ def customer_payload(customer: dict[str, Any], *, embedded: bool = False) -> dic
         "state": (customer.get("state") or "DISABLED").lower(), "note": customer.get("note"),
         "verified_email": bool(customer.get("verifiedEmail", True)),
         "multipass_identifier": customer.get("multipassIdentifier"), "tax_exempt": bool(customer.get("taxExempt")),
-        "email": customer.get("email"), "phone": customer.get("phone"), "currency": "USD",
+        "email": customer.get("email"), "phone": customer.get("phone"), "currency": currency,
     }
     if not embedded:
         body["addresses"] = [_customer_address(a, num) for a in customer.get("addresses") or []]
@@ -233,7 +233,7 @@ def order_payload(state: ShopState, order: dict[str, Any]) -> dict[str, Any]:
             for line in order["_lines"] if line.get("variant")),
         "updated_at": rest_time(order["updatedAt"]), "user_id": None,
         "billing_address": address_payload(order.get("billingAddress")),
-        "customer": customer_payload(customer, embedded=True) if customer else None,
+        "customer": customer_payload(customer, embedded=True, currency=state.currency) if customer else None,
         "discount_applications": [{"target_type": "line_item", "type": "discount_code", "value":
                                    rest_amount(discount_total, cur), "value_type": "fixed_amount",
                                    "allocation_method": "across", "target_selection": "all", "code": code}

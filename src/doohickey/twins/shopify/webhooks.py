@@ -26,6 +26,7 @@ import json
 import random
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -132,7 +133,8 @@ class WebhookDeliverer:
         self.timeout = timeout
         self.reorder_hold = reorder_hold
         self.transport = transport
-        self.deliveries: list[Delivery] = []
+        # The delivery log keeps the latest deliveries only, so a long-running twin does not grow without end.
+        self.deliveries: deque[Delivery] = deque(maxlen=10_000)
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
