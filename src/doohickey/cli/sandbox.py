@@ -87,7 +87,10 @@ def _run(twin: Any, host: str, port: int, faults: Path | None) -> None:
         typer.echo(f"  {key}: {shown}")
     typer.echo(f"  faults: {len(twin.faults.faults)} loaded" + (f" from {faults}" if faults else "")
                + f"; set at run time via {url}/_twin/faults, applied ones at {url}/_twin/log")
-    typer.echo(f"  browse: {url}/ and {url}/_twin/   docs: docs/sandbox.md")
+    if twin.name == "shopify":
+        typer.echo(f"  browse: {url}/ and {url}/_twin/   docs: docs/sandbox.md")
+    else:
+        typer.echo(f"  docs: docs/sandbox.md and docs/twins/{twin.name}.md")
     config = uvicorn.Config(twin.app, log_level="warning", access_log=False, lifespan="auto")
     server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):

@@ -49,6 +49,10 @@ def routes(api: GraphQLApi, *, token: str, throttled_status: int = 200,
         result, throttled = api.run(query, body.get("variables") or {}, body.get("operationName"))
         return JSONResponse(result, status_code=throttled_status if throttled else 200)
 
+    async def not_found(request: Request) -> JSONResponse:
+        # The REST Admin API is not emulated; Shopify answers unknown admin paths like this.
+        return JSONResponse({"errors": "Not Found"}, status_code=404)
+
     async def home(request: Request) -> HTMLResponse:
         return HTMLResponse(_home_page(str(request.base_url).rstrip("/")))
 
@@ -125,6 +129,7 @@ def routes(api: GraphQLApi, *, token: str, throttled_status: int = 200,
         Route("/_twin/orders/{id:path}/pay", pay, methods=["POST"]),
         Route("/_twin/webhooks", hooks, methods=["GET", "POST"]),
         Route("/_twin/throttle", throttle, methods=["GET", "POST"]),
+        Route("/admin/{rest:path}", not_found, methods=["GET", "POST", "PUT", "DELETE"]),
     ]
 
 
