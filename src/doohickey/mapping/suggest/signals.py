@@ -12,13 +12,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from doohickey.mapping.suggest.lexicon import CONTAINER_WORDS
+from doohickey.mapping.suggest.lexicon import CONTAINER_WORDS, WEAK_WORDS
 from doohickey.mapping.suggest.schema import Field, Schema
 from doohickey.mapping.suggest.text import (
     canonical,
     cosine,
     description_words,
     idf_table,
+    raw_words,
     soft_dice,
     tfidf_vector,
     tokens,
@@ -169,6 +170,7 @@ class _Facts:
     paths: set[str]
     siblings: dict[str, int]
     sibling_words: dict[str, set[str]]
+    entity_words: set[str]
 
 
 def _facts(schema: Schema) -> _Facts:
@@ -177,7 +179,16 @@ def _facts(schema: Schema) -> _Facts:
     for f in schema.fields:
         siblings[f.parent] = siblings.get(f.parent, 0) + 1
         words.setdefault(f.parent, set()).update(canonical(t) for t in _segment_tokens(f.segments[-1]))
-    return _Facts({f.parent for f in schema.fields}, {f.path for f in schema.fields}, siblings, words)
+    entity = {canonical(w) for w in tokens(schema.entity)} | set(raw_words(schema.entity))
+    return _Facts({f.parent for f in schema.fields}, {f.path for f in schema.fields}, siblings, words, entity)
+
+
+def _without_entity(leaf: tuple[str, ...], entity: set[str]) -> tuple[str, ...]:
+    """Drop the entity's own name from a field name when more is left: order_source in an order is a source."""
+    kept = tuple(w for w in leaf if w not in entity and canonical(w) not in entity)
+    if kept and len(kept) < len(leaf) and any(w not in WEAK_WORDS for w in kept):
+        return kept
+    return leaf
 
 
 def _qualified(f: Field, leaf: tuple[str, ...], family: str, is_ref: bool, facts: _Facts) -> tuple[str, ...]:
@@ -204,6 +215,7 @@ def _view(f: Field, facts: _Facts, description: dict[str, float], document: dict
     # A scalar that also has sub-fields is a relation (ERP Many2One): it holds the record id.
     is_ref = f.path in facts.parents and fam in {"int", "num"}
     leaf = _disambiguate(_segment_tokens(segs[-1]), fam, facts.sibling_words.get(f.parent, set()))
+    leaf = _without_entity(leaf, facts.entity_words)
     if is_ref and "id" not in leaf:
         leaf = (*leaf, "id")
     return FieldView(
