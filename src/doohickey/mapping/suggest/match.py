@@ -140,10 +140,12 @@ def suggest(source: Schema, target: Schema, threshold: float = DEFAULT_THRESHOLD
         raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
     evidence = score_matrix(source, target)
     scores = rank(evidence, weights, stage2)
-    by_source: dict[str, list[Candidate]] = {f.path: [] for f in source.fields}
+    by_source: dict[str, list[tuple[float, str]]] = {f.path: [] for f in source.fields}
     for (s, t), sc in scores.items():
-        by_source[s].append(Candidate(s, t, sc, evidence[(s, t)].reasons, evidence[(s, t)].values))
-    # Keep a few more than shown so that a target taken by a stronger source leaves an alternative.
-    candidates = {s: sorted(c, key=lambda c: -c.score)[: max(top, 1)] for s, c in by_source.items()}
+        by_source[s].append((sc, t))
+    candidates = {}
+    for s, scored in by_source.items():
+        best = sorted(scored, key=lambda c: -c[0])[: max(top, 1)]
+        candidates[s] = [Candidate(s, t, sc, evidence[(s, t)].reasons, evidence[(s, t)].values) for sc, t in best]
     accepted = assign(candidates, threshold)
     return Suggestions(source, target, threshold, candidates, accepted)

@@ -305,10 +305,15 @@ def parent_affinity(src: SchemaView, dst: SchemaView) -> dict[tuple[str, str], f
 
 @dataclass
 class Evidence:
-    """The signals for one (source, target) pair and the sentences explaining them."""
+    """The signals for one (source, target) pair; the sentences explaining them are written on demand."""
 
     values: dict[str, float]
-    reasons: list[str]
+    detail: tuple = ()  # what _reasons() needs; kept so that only shown candidates pay for sentences
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons a person reads, strongest evidence first."""
+        return _reasons(*self.detail) if self.detail else []
 
 
 def _context(p: str, q: str, affinity: dict[tuple[str, str], float]) -> float:
@@ -364,8 +369,7 @@ def features(s: FieldView, t: FieldView, affinity: dict[tuple[str, str], float])
     values = {"name": name, "exact": exact, "context": ctx, "description": desc, "document": doc, "type": tfit,
               "enum": enum, "samples": samples, "depth": depth,
               "kind": kind, "ident": ident}
-    reasons = _reasons(s, t, values, why, a, b, p, q, shared)
-    return Evidence(values, reasons)
+    return Evidence(values, (s, t, values, why, a, b, p, q, shared))
 
 
 def _reasons(s: FieldView, t: FieldView, v: dict[str, float], why: tuple[str, ...], a: tuple[str, ...],
