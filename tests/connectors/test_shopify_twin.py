@@ -244,30 +244,51 @@ async def test_steady_reads_under_a_small_bucket_are_paced_not_throttled(dataset
     assert pacer.burst == 300 and pacer.rate == 1000
 
 
-async def test_twin_webhooks_verify_and_parse_with_the_connector(shop):
-    twin, _, _ = shop
+async def test_twin_webhooks_verify_and_parse_into_the_same_records_as_reads(shop, dataset):
+    """The twin signs like Shopify, the connector verifies; a webhook's Record equals the Record read back, so
+    fingerprints agree (echo suppression) whichever way a change arrives."""
+    twin, url, _ = shop
     got: list[tuple[dict[str, str], bytes]] = []
-    arrived = threading.Event()
+    arrived = threading.Condition()
 
     async def receive(request: Request) -> PlainTextResponse:
-        got.append((dict(request.headers), await request.body()))
-        arrived.set()
+        with arrived:
+            got.append((dict(request.headers), await request.body()))
+            arrived.notify_all()
         return PlainTextResponse("ok")
 
+    def delivery_of(topic: str):
+        with arrived:
+            assert arrived.wait_for(lambda: any(h.get("x-shopify-topic") == topic for h, _ in got), timeout=10)
+            return next((h, b) for h, b in got if h.get("x-shopify-topic") == topic)
+
     receiver = Starlette(routes=[Route("/hooks", receive, methods=["POST"])])
-    with TwinServer(receiver) as hooks:
-        admin = httpx.Client(base_url=shop[1])
-        admin.post("/_twin/webhooks", json={"topic": "customers/create", "address": f"{hooks.url}/hooks"})
+    sku = next(v.sku for p in dataset.products for v in p.variants if v.price > 0)
+    with TwinServer(receiver) as hooks, httpx.Client(base_url=url) as admin:
+        for topic in ("customers/create", "orders/create", "fulfillments/create"):
+            admin.post("/_twin/webhooks", json={"topic": topic, "address": f"{hooks.url}/hooks"})
         client = connect(shop)
-        made = await client.write(WriteRequest("customer", "create", {"email": "hook@example.com"}))
+        customer = await client.write(WriteRequest("customer", "create", {"email": "hook@example.com"}))
+        order = await client.write(WriteRequest("order", "create", {
+            "number": "#HOOK-1", "currency": "USD", "financial_status": "paid",
+            "customer": {"id": customer.external_id}, "lines": [{"sku": sku, "title": "A", "quantity": 2,
+                                                                 "unit_price": "4.50"}]}))
+        order_hook = parse(*delivery_of("orders/create")).records[0]
+        order_now = await client.get("order", order.external_id)
+        fulfilment = await client.write(WriteRequest("fulfilment", "create", {"order_id": order.external_id,
+                                                                              "tracking_number": "T1"}))
+        fulfilment_hook = parse(*delivery_of("fulfillments/create")).records[0]
+        customer_now = await client.get("customer", customer.external_id)
         await client.aclose()
-        assert arrived.wait(10)
-        admin.close()
-    headers, body = got[0]
+    headers, body = delivery_of("customers/create")
     assert verify(headers, body, twin.info["secret"])
     assert not verify(headers, body + b" ", twin.info["secret"])
-    delivery = parse(headers, body)
-    assert delivery.topic == "customers/create"
-    assert delivery.delivery_id and delivery.event_id
-    assert [r.external_id for r in delivery.records] == [made.external_id]
-    assert delivery.records[0].data["email"] == "hook@example.com"
+    assert not verify(headers, body, "another-secret")
+    customer_hook = parse(headers, body)
+    assert customer_hook.topic == "customers/create"
+    assert customer_hook.delivery_id and customer_hook.event_id and customer_hook.triggered_at
+    assert customer_hook.records[0].data == customer_now.data
+    assert order_hook.data == order_now.data
+    assert order_hook.fingerprint == order_now.fingerprint
+    assert order_hook.data["lines"][0]["unit_price"] == "4.50"
+    assert fulfilment_hook.data == fulfilment.data

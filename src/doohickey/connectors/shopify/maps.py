@@ -27,6 +27,7 @@ A value of the wrong type (money that is not a number, a time that is not ISO
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -177,7 +178,7 @@ def order_from_node(node: dict[str, Any]) -> dict[str, Any]:
     data = {
         "id": _text(node.get("id")), "number": _text(node.get("name")), "email": _text(node.get("email")),
         "currency": _text(node.get("currencyCode")) or "USD",
-        "customer": customer_from_node(customer) if customer else None,
+        "customer": customer_ref(customer_from_node(customer)) if customer else None,
         "lines": [line_from_node(n, f"order.lineItems[{i}]")
                   for i, n in enumerate((node.get("lineItems") or {}).get("nodes") or [])],
         "shipping_lines": [
@@ -217,6 +218,13 @@ def _fulfilment_status(value: Any) -> str:
         return "unfulfilled"
     text = str(value)
     return FULFILMENT_STATUS.get(text.upper(), text.lower())
+
+
+def customer_ref(customer: dict[str, Any]) -> dict[str, Any]:
+    """An order's customer as a reference: id, e-mail, names and phone (the Customer entity is synced on its own,
+    and GraphQL and webhooks then give the same order fingerprint)."""
+    keep = ("id", "email", "first_name", "last_name", "phone")
+    return _canonical(model.Customer, {k: customer.get(k, "") for k in keep})
 
 
 def customer_from_node(node: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +285,8 @@ def level_from_node(node: dict[str, Any], sku: str = "") -> dict[str, Any]:
 
 
 def fulfilment_from_node(node: dict[str, Any]) -> dict[str, Any]:
-    """A ``Fulfillment`` node as a canonical Fulfilment dict (first tracking entry as carrier/number/url)."""
+    """A ``Fulfillment`` node as a canonical Fulfilment dict (first tracking entry as carrier/number/url;
+    ``location`` is the location's gid, the one thing a webhook payload also carries)."""
     tracking = (node.get("trackingInfo") or [{}])[0] or {}
     order = node.get("order") or {}
     data = {"id": _text(node.get("id")), "order_id": _text(order.get("id")), "order_number": _text(order.get("name")),
@@ -286,7 +295,7 @@ def fulfilment_from_node(node: dict[str, Any]) -> dict[str, Any]:
                        "quantity": _int(n.get("quantity"), "fulfillment.fulfillmentLineItems.quantity")}
                       for n in (node.get("fulfillmentLineItems") or {}).get("nodes") or []],
             "carrier": _text(tracking.get("company")), "tracking_number": _text(tracking.get("number")),
-            "tracking_url": _text(tracking.get("url")), "location": _text((node.get("location") or {}).get("name")),
+            "tracking_url": _text(tracking.get("url")), "location": _text((node.get("location") or {}).get("id")),
             "created_at": time_text(node.get("createdAt"), "fulfillment.createdAt"),
             "updated_at": time_text(node.get("updatedAt"), "fulfillment.updatedAt")}
     return _canonical(model.Fulfilment, data)
@@ -309,8 +318,23 @@ def refund_from_node(node: dict[str, Any], currency: str = "") -> dict[str, Any]
 
 
 def _canonical(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """Round-trip through the entity so every canonical dict has all its fields, in the model's types."""
-    return model.to_dict(model.from_dict(cls, data))
+    """Round-trip through the entity so every canonical dict has all its fields, in the model's types,
+    with every amount written one way (see :func:`money_text`)."""
+    return model.to_dict(_money_normal(model.from_dict(cls, data)))
+
+
+def _money_normal(entity: Any) -> Any:
+    for item in dataclasses.fields(entity):
+        value = getattr(entity, item.name)
+        if isinstance(value, Decimal):
+            setattr(entity, item.name, Decimal(money_text(value)))
+        elif isinstance(value, list):
+            for element in value:
+                if dataclasses.is_dataclass(element):
+                    _money_normal(element)
+        elif dataclasses.is_dataclass(value):
+            _money_normal(value)
+    return entity
 
 
 # --- canonical -> GraphQL inputs -------------------------------------------------------------------

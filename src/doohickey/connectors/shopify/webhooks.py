@@ -10,8 +10,9 @@ with the delivery id (``X-Shopify-Webhook-Id``, the dedupe key), the event id
 triggered-at time and the Records the payload announces, in canonical form.
 Integer ids are read exactly (Python's JSON keeps ids above 2^53) and turned into
 gids. An ``inventory_levels/update`` payload names only the inventory item and
-location ids, so its stock Record has no SKU: the flow re-reads the level by
-its id (the Record's ``external_id``) before writing anywhere.
+location ids, so its stock Record has no SKU, location name, on-hand or
+committed quantity and carries ``"partial": true``: the flow re-reads the level
+by its id (the Record's ``external_id``) before writing anywhere.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def order_from_rest(p: dict[str, Any]) -> dict[str, Any]:
     data = {
         "id": maps.rest_id(p, "Order"), "number": maps._text(p.get("name")),
         "email": maps._text(p.get("email") or p.get("contact_email")), "currency": maps._text(p.get("currency")),
-        "customer": customer_from_rest(p["customer"]) if p.get("customer") else None,
+        "customer": maps.customer_ref(customer_from_rest(p["customer"])) if p.get("customer") else None,
         "lines": lines, "shipping_lines": shipping,
         "shipping_address": maps.address_from_node(p.get("shipping_address")),
         "billing_address": maps.address_from_node(p.get("billing_address")),
@@ -188,6 +189,7 @@ def level_from_rest(p: dict[str, Any]) -> dict[str, Any]:
     data["id"] = level_id(p)
     data["inventory_item_id"] = maps.gid("InventoryItem", item)
     data["location_id"] = maps.gid("Location", location)
+    data["partial"] = True  # only ``available`` and the ids are known: re-read the level by id for the rest
     return data
 
 
