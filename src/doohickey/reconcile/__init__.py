@@ -5,5 +5,6 @@
 - :mod:`.reconciler`: a run (compare, repair from the owner, re-check, record) and the engine's interfaces
   (:class:`~.reconciler.BindingLookup`, :class:`~.reconciler.Repair`);
 - :mod:`.history`: stored runs and discrepancies; :mod:`.report`: HTML, CSV and JSON;
+- :mod:`.schedule`: the plan's due entries, run and alerted on (called by `doohickey run`);
 - :mod:`.matching`: customer identity (find the existing customer, list duplicates).
 """
