@@ -233,3 +233,11 @@ def test_slow_receiver_counts_as_failure_and_api_version_follows_the_subscriptio
         assert len(attempts) == webhooks.RETRIES + 1
         assert all(a["status"] is None and "Timeout" in a["error"] for a in attempts)
         assert {r["headers"]["x-shopify-api-version"] for r in recv.received} == {"2024-07"}
+
+
+def test_without_faults_deliveries_arrive_in_trigger_order():
+    with served_shop() as shop, receiver() as recv:
+        shop.http.post("/_twin/webhooks", json={"topic": "customers/create", "address": recv.url})
+        made = [shop.state.create_customer({"email": f"c{i}@example.com"})["id"] for i in range(15)]
+        assert shop.state.webhooks.wait_idle(10)
+        assert [json.loads(r["body"])["admin_graphql_api_id"] for r in recv.received] == made

@@ -142,7 +142,9 @@ class WebhookDeliverer:
         self._client: httpx.AsyncClient | None = None
         self._pending = 0
         self._idle = threading.Condition(self._lock)
-        self._held: list[Delivery] = []
+        self._held: list[list[tuple[Delivery, int]]] = []
+        self._queues: dict[str, asyncio.Queue] = {}
+        self._tasks: set[asyncio.Future] = set()
         state.listeners.append(self.on_event)
         state.wants = self.wants
 
@@ -187,29 +189,85 @@ class WebhookDeliverer:
             return
         delay = sum(a.seconds for a in actions if a.kind == "delay")
         copies = 2 if "duplicate" in kinds else 1
-        if "reorder" in kinds:
-            with self._lock:
-                self._held.append(delivery)
-            self._submit(self._release_held_later(delivery, delay, copies))
-            return
-        self._submit(self._deliver_then_release(delivery, delay, copies))
-
-    # ---------------------------------------------------------------- sending
-
-    def _submit(self, coroutine: Any) -> None:
         self._ensure_thread()
         with self._lock:
-            self._pending += 1
+            self._pending += copies
         assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(self._tracked(coroutine), self._loop)
+        self._loop.call_soon_threadsafe(self._accept, delivery, delay, copies, "reorder" in kinds)
 
-    async def _tracked(self, coroutine: Any) -> None:
-        try:
-            await coroutine
-        finally:
-            with self._lock:
-                self._pending -= 1
-                self._idle.notify_all()
+    # ---------------------------------------------------------------- sending
+    # Runs on the delivery thread's loop. First attempts go out in trigger order, one queue per address,
+    # so deliveries are only out of order when a fault says so; retries run beside the queue, as
+    # Shopify's retries do not hold up later deliveries.
+
+    def _accept(self, delivery: Delivery, delay: float, copies: int, hold: bool) -> None:
+        items = [(delivery, copy) for copy in range(copies)]
+        if hold:
+            self._held.append(items)
+            assert self._loop is not None
+            self._loop.call_later(self.reorder_hold, self._release, delivery)
+        elif delay:
+            self._spawn(self._enqueue_later(items, delay))
+        else:
+            self._enqueue(items)
+
+    def _enqueue(self, items: list[tuple[Delivery, int]]) -> None:
+        for item in items:
+            url = item[0].url
+            if url not in self._queues:
+                self._queues[url] = asyncio.Queue()
+                self._spawn(self._work(self._queues[url]))
+            self._queues[url].put_nowait(item)
+
+    def _spawn(self, coroutine: Any) -> None:
+        """Run ``coroutine`` on the loop, keeping a reference until it ends (the loop only keeps weak ones)."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _enqueue_later(self, items: list[tuple[Delivery, int]], delay: float) -> None:
+        await self.clock.sleep(delay)
+        self._enqueue(items)
+
+    def _release(self, delivery: Delivery, after: Delivery | None = None) -> None:
+        """Send held deliveries: all of them once another delivery went (``after``), or one whose hold expired."""
+        for items in list(self._held):
+            if after is None and items[0][0] is not delivery:
+                continue
+            self._held.remove(items)
+            detail = f"released {items[0][0].webhook_id}" + (f" after {after.webhook_id}" if after else " (hold ended)")
+            self.faults.note("webhook_reorder", items[0][0].topic, detail)
+            self._enqueue(items)
+
+    async def _work(self, queue: asyncio.Queue) -> None:
+        while True:
+            delivery, copy = await queue.get()
+            if copy:
+                self.faults.note("webhook_duplicate", delivery.topic, f"copy {copy + 1} of {delivery.webhook_id}")
+            if await self._attempt(delivery):
+                self._finish(delivery, "delivered")
+            else:
+                self._spawn(self._retry(delivery))
+            if self._held:
+                self._release(delivery, after=delivery)
+
+    async def _retry(self, delivery: Delivery) -> None:
+        for attempt in range(1, RETRIES + 1):
+            await self.clock.sleep(BACKOFF_BASE * 2 ** (attempt - 1) * self.retry_scale)
+            if await self._attempt(delivery):
+                self._finish(delivery, "delivered")
+                return
+        if self.state.get(delivery.subscription, "WebhookSubscription"):
+            unsubscribe(self.state, delivery.subscription)
+            self.faults.note("webhook_subscription_removed", delivery.topic,
+                             f"{delivery.subscription} after {RETRIES + 1} failed attempts")
+        self._finish(delivery, "failed")
+
+    def _finish(self, delivery: Delivery, outcome: str) -> None:
+        delivery.outcome = outcome
+        with self._lock:
+            self._pending -= 1
+            self._idle.notify_all()
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -226,50 +284,6 @@ class WebhookDeliverer:
             self._thread = threading.Thread(target=run, name="shopify-twin-webhooks", daemon=True)
             self._thread.start()
         ready.wait()
-
-    async def _deliver_then_release(self, delivery: Delivery, delay: float, copies: int) -> None:
-        if delay:
-            await self.clock.sleep(delay)
-        first = asyncio.ensure_future(self._deliver(delivery, copies))
-        await asyncio.sleep(0)
-        with self._lock:
-            held, self._held = self._held, []
-        for other in held:
-            self.faults.note("webhook_reorder", other.topic, f"released {other.webhook_id} after {delivery.webhook_id}")
-            other.outcome = "released"
-        await first
-        for other in held:
-            await self._deliver(other, 1)
-
-    async def _release_held_later(self, delivery: Delivery, delay: float, copies: int) -> None:
-        if delay:
-            await self.clock.sleep(delay)
-        await asyncio.sleep(self.reorder_hold)
-        with self._lock:
-            still_held = delivery in self._held
-            if still_held:
-                self._held.remove(delivery)
-        if still_held:
-            await self._deliver(delivery, copies)
-
-    async def _deliver(self, delivery: Delivery, copies: int) -> None:
-        for copy in range(copies):
-            if copy:
-                self.faults.note("webhook_duplicate", delivery.topic, f"second copy of {delivery.webhook_id}")
-            await self._with_retries(delivery)
-
-    async def _with_retries(self, delivery: Delivery) -> None:
-        for attempt in range(RETRIES + 1):
-            if attempt:
-                await self.clock.sleep(BACKOFF_BASE * 2 ** (attempt - 1) * self.retry_scale)
-            if await self._attempt(delivery):
-                delivery.outcome = "delivered"
-                return
-        delivery.outcome = "failed"
-        if self.state.get(delivery.subscription, "WebhookSubscription"):
-            unsubscribe(self.state, delivery.subscription)
-            self.faults.note("webhook_subscription_removed", delivery.topic,
-                             f"{delivery.subscription} after {RETRIES + 1} failed attempts")
 
     async def _attempt(self, delivery: Delivery) -> bool:
         if self._client is None:
@@ -297,14 +311,22 @@ class WebhookDeliverer:
             return [{"webhook_id": d.webhook_id, "event_id": d.event_id, "topic": d.topic, "url": d.url,
                      "outcome": d.outcome, "attempts": list(d.attempts)} for d in self.deliveries]
 
+    async def _shutdown(self) -> None:
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
     def stop(self) -> None:
         """Stop the delivery thread (queued deliveries are dropped)."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
-        if self._client is not None:
-            asyncio.run_coroutine_threadsafe(self._client.aclose(), loop).result(timeout=5)
-            self._client = None
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         self._loop = self._thread = None
