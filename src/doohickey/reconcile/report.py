@@ -9,6 +9,7 @@ past runs is inline SVG.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Sequence
@@ -133,7 +134,7 @@ vertical-align:top}th{background:#f4f4f4}td.n{text-align:right;font-variant-nume
 <h1>{{ r.entity }} reconciliation <span class="badge {{ r.status }}">{{ r.status }}</span></h1>
 <p class="sub">{{ r.name }}: owner <b>{{ r.owner_system }}</b> compared with <b>{{ r.other_system }}</b>
 {% if r.person %}&middot; responsible: <b>{{ r.person }}</b>{% endif %}
-&middot; {{ r.started_at }}{% if r.run_id %} &middot; run #{{ r.run_id }}{% endif %}</p>
+&middot; {{ when }}{% if r.run_id %} &middot; run #{{ r.run_id }}{% endif %}</p>
 <h2>Summary</h2>
 <table><tr><th>kind</th><th>count</th><th>meaning</th></tr>
 {% for kind in kinds %}<tr><td class="k" style="color:{{ colours[kind] }}">{{ kind }}</td>
@@ -154,7 +155,7 @@ vertical-align:top}th{background:#f4f4f4}td.n{text-align:right;font-variant-nume
 {% for d in records %}<tr><td class="k" style="color:{{ colours[d.kind] }}">{{ d.kind }}</td><td>{{ d.key }}</td>
 <td>{{ d.owner_id or "" }}</td><td>{{ d.other_ids|join(", ") }}</td><td>
 {% for f in d.fields %}<div>{{ f.name }}: <span class="old">{{ f.owner }}</span> &rarr;
-<span class="new">{{ f.other }}</span>{% if f.delta is not none %} ({{ f.delta }}){% endif %}</div>{% endfor %}
+<span class="new">{{ f.other }}</span>{% if f.delta is not none %} ({{ signed(f.delta) }}){% endif %}</div>{% endfor %}
 </td><td class="note">{{ d.note }}</td></tr>{% endfor %}
 </table>{% if more %}<p class="note">{{ "{:,}".format(more) }} more in the CSV or JSON report.</p>{% endif %}
 {% endif %}
@@ -170,7 +171,13 @@ def render_html(run: ReconcileRun, history: Sequence[RunSummary] = ()) -> str:
     chart = drift_svg(history)
     return env.from_string(_PAGE).render(
         r=data, s=data["summary"], kinds=[str(k) for k in Kind], colours=KIND_COLOURS, meaning=KIND_MEANING,
-        chart=chart, runs=len(history), records=records, more=max(0, len(data["records"]) - HTML_ROWS))
+        chart=chart, runs=len(history), records=records, more=max(0, len(data["records"]) - HTML_ROWS),
+        when=run.started_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), signed=_signed)
+
+
+def _signed(value: Any) -> str:
+    text = str(value)
+    return text if text.startswith("-") or text in ("0", "0.00") else f"+{text}"
 
 
 def write_report(run: ReconcileRun, path: str | Path, history: Sequence[RunSummary] = ()) -> Path:
