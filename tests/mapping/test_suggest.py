@@ -303,3 +303,12 @@ def test_registry_resolves_names_from_files_and_resolvers(pair: tuple[Path, Path
     assert [f.path for f in load_schema("profiled.thing").fields] == ["code"]
     with pytest.raises(MappingError, match=r"unknown schema 'nobody\.knows'"):
         load_schema("nobody.knows")
+
+
+def test_draft_rows_between_enumerations_show_the_status_table(pair: tuple[Path, Path]) -> None:
+    rows = yaml.safe_load(render_draft(suggest(load_schema(pair[0]), load_schema(pair[1]))))["rows"]
+    status = next(r for r in rows if r["from"] == "financial_status")
+    assert status["to"] == "invoice_state"
+    assert "status values (see `doohickey map values`): " in status["note"]
+    assert "paid -> paid" in status["note"] and "voided -> cancelled" in status["note"]
+    assert "unmapped: pending, authorized, refunded" in status["note"]

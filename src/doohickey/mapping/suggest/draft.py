@@ -2,7 +2,8 @@
 
 The FieldMap file format is ``rows: [{from, to, transform?, note?}]``. The draft opens
 with a comment header saying it is a draft and how it was produced, and every row
-carries a ``note`` with its score and reasons so the reviewer sees why it was proposed.
+carries a ``note`` with its score and reasons so the reviewer sees why it was proposed;
+rows between two enumerations also show the proposed status table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,19 @@ import yaml
 
 from doohickey.errors import MappingError
 from doohickey.mapping.suggest.match import Suggestions
+from doohickey.mapping.values import field_values, match_values
+
+
+def _status_hint(result: Suggestions, source: str, target: str) -> str:
+    """For two enumerations, the proposed status table, so the reviewer sees the values too."""
+    s_field, t_field = result.source.get(source), result.target.get(target)
+    src, dst = field_values(s_field), field_values(t_field)
+    if not src or not dst or not (s_field.enum or t_field.enum):
+        return ""  # two plain booleans need no table
+    table = match_values(src, dst)
+    pairs = ", ".join(f"{a} -> {b}" for a, b in table.table().items())
+    unmapped = f"; unmapped: {', '.join(table.unmapped)}" if table.unmapped else ""
+    return f" | status values (see `doohickey map values`): {pairs or 'none matched'}{unmapped}"
 
 
 def draft_rows(result: Suggestions) -> list[dict[str, str]]:
@@ -20,7 +34,8 @@ def draft_rows(result: Suggestions) -> list[dict[str, str]]:
     order = {f.path: i for i, f in enumerate(result.source.fields)}
     rows = []
     for c in sorted(result.accepted, key=lambda c: order.get(c.source, 0)):
-        rows.append({"from": c.source, "to": c.target, "note": f"score {c.score:.2f}: {'; '.join(c.reasons)}"})
+        note = f"score {c.score:.2f}: {'; '.join(c.reasons)}{_status_hint(result, c.source, c.target)}"
+        rows.append({"from": c.source, "to": c.target, "note": note})
     return rows
 
 
