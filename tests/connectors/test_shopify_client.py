@@ -155,3 +155,13 @@ def test_throttled_example_from_shopify_is_understood(shared_dir: Path):
     error = client._graphql_error(sample["errors"], {}, {}, 50.0)
     assert isinstance(error, RateLimited)
     assert error.retry_after > 0
+
+
+@pytest.mark.anyio
+async def test_throttled_under_http_429_is_read_from_the_body_too():
+    throttled = {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                 "extensions": cost(10, requested=60)}
+    client, seen, clock = client_for([(429, throttled), (200, {"data": customers_page([1]), "extensions": cost(900)})])
+    page = await client.read("customer", limit=1)
+    assert len(page.records) == 1 and len(seen) == 2
+    assert clock.monotonic() == pytest.approx(50 / 50, abs=0.05)  # (60 - 10) / 50

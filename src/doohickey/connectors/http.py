@@ -160,13 +160,17 @@ class HttpSession:
                                         timeout=options.timeout, transport=options.transport)
 
     async def call(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json_body: Any = None,
-                   headers: Mapping[str, str] | None = None, cost: float = 1.0, safe: bool | None = None,
-                   missing_ok: bool = False, inspect: Inspect | None = None, what: str = "") -> Any:
+                   headers: Mapping[str, str] | None = None, cost: float | Callable[[], float] = 1.0,
+                   safe: bool | None = None, missing_ok: bool = False, inspect: Inspect | None = None,
+                   inspect_status: tuple[int, ...] = (), what: str = "") -> Any:
         """Send one request and return its parsed JSON body (None for an empty body, or a 404 when ``missing_ok``).
 
-        ``safe`` says whether repeating the request is harmless (default: GET/HEAD/PUT/DELETE
-        are, POST/PATCH are not); ``inspect`` may raise on a 2xx body that reports a failure;
-        ``what`` names the business action for messages ("read orders").
+        ``cost`` is what the pacer is asked for (a callable is asked again before each retry,
+        as the API may have told us more). ``safe`` says whether repeating the request is
+        harmless (default: GET/HEAD/PUT/DELETE are, POST/PATCH are not). ``inspect`` may raise
+        on a 2xx body that reports a failure, and sees the JSON body of the error statuses in
+        ``inspect_status`` first (a GraphQL API's THROTTLED under HTTP 429, say). ``what``
+        names the business action for messages ("read orders").
         """
         safe = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS") if safe is None else safe
         started = self.clock.monotonic()
@@ -174,7 +178,8 @@ class HttpSession:
         while True:
             attempt += 1
             try:
-                return await self._once(method, path, params, json_body, headers, cost, missing_ok, inspect, what)
+                return await self._once(method, path, params, json_body, headers, cost, missing_ok,
+                                        inspect, inspect_status, what)
             except TransientError as exc:
                 wait = self._retry_wait(exc, attempt, safe, self.clock.monotonic() - started)
                 if wait is None:
@@ -195,10 +200,11 @@ class HttpSession:
         return wait
 
     async def _once(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any,
-                    headers: Mapping[str, str] | None, cost: float, missing_ok: bool, inspect: Inspect | None,
-                    what: str) -> Any:
+                    headers: Mapping[str, str] | None, cost: float | Callable[[], float], missing_ok: bool,
+                    inspect: Inspect | None,
+                    inspect_status: tuple[int, ...], what: str) -> Any:
         if self.pacer is not None:
-            await self.pacer.acquire(cost)
+            await self.pacer.acquire(cost() if callable(cost) else cost)
         try:
             response = await self._send(method, path, params, json_body, headers, what)
         finally:
@@ -210,6 +216,8 @@ class HttpSession:
             self.pacer.observe(retry_after=wait)
         if status == 404 and missing_ok:
             return None
+        if status in inspect_status and inspect is not None:
+            self._inspect_error(response, inspect)
         if status >= 400:
             raise self._error(response, wait, what)
         if status == 204 or not response.content:
@@ -241,6 +249,14 @@ class HttpSession:
                 system=self.system, detail=self._redact(f"{method} {path}: {exc!r}"))
             error.not_sent = isinstance(exc, httpx.ConnectError)  # type: ignore[attr-defined]
             raise error from None
+
+    @staticmethod
+    def _inspect_error(response: httpx.Response, inspect: Inspect) -> None:
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return
+        inspect(body, response)
 
     def _error(self, response: httpx.Response, wait: float | None, what: str) -> ConnectorError:
         try:

@@ -108,11 +108,12 @@ class ShopifyClient:
         name = _operation_name(document)
         key = (name, int((variables or {}).get("first") or 0))
         mutation = document.lstrip().startswith("mutation")
-        cost = self._costs.get(key, 10.0 if mutation else 50.0 + 20.0 * key[1])
+        guess = 10.0 if mutation else 50.0 + 20.0 * key[1]
         body = await self.http.call("POST", self.path, json_body={"query": document, "variables": variables or {},
                                                                    "operationName": name},
-                                    cost=cost, safe=not mutation, inspect=self._inspect(key, cost),
-                                    what=what or name)
+                                    cost=lambda: self._costs.get(key, guess), safe=not mutation,
+                                    inspect=self._inspect(key, guess),
+                                    inspect_status=(429,), what=what or name)
         return body.get("data") or {}
 
     def _inspect(self, key: tuple[str, int], cost: float):
@@ -128,7 +129,7 @@ class ShopifyClient:
                 self.pacer.observe(available=throttle.get("currentlyAvailable"),
                                    limit=throttle.get("maximumAvailable"), restore_rate=throttle.get("restoreRate"))
             if body.get("errors"):
-                raise self._graphql_error(body["errors"], status, throttle, cost)
+                raise self._graphql_error(body["errors"], status, throttle, self._costs.get(key, cost))
         return inspect
 
     def _graphql_error(self, errors: Any, cost: dict[str, Any], throttle: dict[str, Any], estimate: float
