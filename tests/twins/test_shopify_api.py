@@ -324,3 +324,65 @@ def test_unknown_twin_option_is_refused():
 
     with pytest.raises(TypeError, match="unknown Shopify twin option"):
         create_twin("shopify", colour="red")
+
+
+def test_concurrent_writers_over_http_and_in_process_stay_consistent(shop):
+    import threading
+
+    import httpx
+
+    errors: list[str] = []
+
+    def storefront() -> None:
+        with httpx.Client(base_url=shop.server.url, timeout=10) as client:
+            for _ in range(10):
+                response = client.post("/_twin/orders", json={"lineItems": [{"sku": "MUG", "quantity": 1}]})
+                if response.status_code != 201:
+                    errors.append(response.text)
+
+    def merchant(prefix: str) -> None:
+        for i in range(10):
+            shop.state.create_customer({"email": f"{prefix}{i}@example.com"})
+
+    threads = [threading.Thread(target=storefront) for _ in range(3)]
+    threads += [threading.Thread(target=merchant, args=(p,)) for p in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    names = [o["name"] for o in shop.state.all("Order")]
+    assert sorted(names) == [f"#{1001 + i}" for i in range(30)]
+    assert len(shop.state.all("Customer")) == 20
+    item = int(shop.state.variant_by_sku("MUG")["inventoryItem"]["__ref"].rsplit("/", 1)[1])
+    main = int(shop.refs["main"]["id"].rsplit("/", 1)[1])
+    assert shop.state.level(item, main)["available"] == 0 and shop.state.level(item, main)["committed"] == 30
+    total = shop.data("{ orders(first: 50) { nodes { id } } }")["orders"]["nodes"]
+    assert len(total) == 30
+
+
+def test_state_in_a_file_survives_a_restart(tmp_path):
+    from doohickey.twins import create_twin
+
+    path = str(tmp_path / "shop.sqlite")
+    first = create_twin("shopify", db_path=path)
+    catalogue(first.state)
+    first.state.create_customer({"email": "kept@example.com"})
+    second = create_twin("shopify", db_path=path)
+    assert second.state.find_one("Customer", "email", "kept@example.com")["email"] == "kept@example.com"
+    assert second.state.variant_by_sku("MUG")["sku"] == "MUG"
+    assert second.state.create_customer({"email": "next@example.com"})["id"] != \
+        first.state.find_one("Customer", "email", "kept@example.com")["id"]
+
+
+def test_checkout_cannot_oversell_a_variant_that_denies_backorders(shop):
+    refused = shop.data(ORDER_CREATE, {"order": {"lineItems": [{"sku": "SHIRT-M", "quantity": 5}]},
+                                       "options": {"inventoryBehaviour": "DECREMENT_OBEYING_POLICY"}})["orderCreate"]
+    assert refused["order"] is None
+    assert refused["userErrors"][0]["field"] == ["order", "lineItems", "0"]
+    assert "4 available" in refused["userErrors"][0]["message"]
+    storefront = shop.http.post("/_twin/orders", json={"lineItems": [{"sku": "SHIRT-M", "quantity": 5}]})
+    assert storefront.status_code == 422
+    ignoring = shop.data(ORDER_CREATE, {"order": {"lineItems": [{"sku": "SHIRT-M", "quantity": 5}]},
+                                        "options": {"inventoryBehaviour": "DECREMENT_IGNORING_POLICY"}})
+    assert ignoring["orderCreate"]["userErrors"] == []

@@ -79,7 +79,7 @@ def routes(api: GraphQLApi, *, token: str, throttled_status: int = 200,
             return JSONResponse({"error": "expected an OrderCreateOrderInput object"}, status_code=400)
         data.setdefault("financialStatus", "PAID")
         try:
-            order = orders.create_order(state, data, decrement_stock=True)
+            order = orders.create_order(state, data, decrement_stock=True, obey_policy=True)
         except UserErrors as exc:
             return JSONResponse({"userErrors": exc.errors}, status_code=422)
         return JSONResponse({"id": order["id"], "name": order["name"],

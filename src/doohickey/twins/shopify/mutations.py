@@ -45,7 +45,8 @@ def _payload(fn: Callable[..., dict[str, Any]], errors_key: str = "userErrors", 
 
 def _order_create(state: ShopState, order: dict[str, Any], options: dict[str, Any] | None = None) -> dict[str, Any]:
     behaviour = (options or {}).get("inventoryBehaviour") or "BYPASS"
-    created = orders.create_order(state, order, decrement_stock=behaviour != "BYPASS")
+    created = orders.create_order(state, order, decrement_stock=behaviour != "BYPASS",
+                                  obey_policy=behaviour == "DECREMENT_OBEYING_POLICY")
     return {"order": created}
 
 

@@ -46,8 +46,14 @@ def _ref(node_gid: str, within: str | None = None) -> dict[str, str]:
     return {"__ref": node_gid, "__in": within} if within else {"__ref": node_gid}
 
 
-def create_order(state: ShopState, data: dict[str, Any], *, decrement_stock: bool = False) -> dict[str, Any]:
-    """Create an order from ``OrderCreateOrderInput``-shaped ``data``; ``decrement_stock`` commits inventory."""
+def create_order(state: ShopState, data: dict[str, Any], *, decrement_stock: bool = False,
+                 obey_policy: bool = False) -> dict[str, Any]:
+    """Create an order from ``OrderCreateOrderInput``-shaped ``data``.
+
+    ``decrement_stock`` commits inventory at the primary location; with ``obey_policy`` a line whose
+    variant does not sell when out of stock (``inventoryPolicy: DENY``) and lacks available units is
+    refused (``INVENTORY_CLAIM_FAILED``), as a checkout or ``DECREMENT_OBEYING_POLICY`` would.
+    """
     with state.transaction():
         lines_in = data.get("lineItems") or []
         if not lines_in:
@@ -100,6 +106,8 @@ def create_order(state: ShopState, data: dict[str, Any], *, decrement_stock: boo
         location = state.location()
         _open_fulfillment_order(state, order, location)
         order["_committed"] = decrement_stock
+        if decrement_stock and obey_policy:
+            _claim(state, lines, location)
         if decrement_stock:
             _commit_stock(state, order, location, sign=+1)
         _save(state, order)
@@ -328,6 +336,25 @@ def _open_fulfillment_order(state: ShopState, order: dict[str, Any], location: d
     }
     state.put(fulfillment_order, parent=order["id"], status=fulfillment_order["status"])
     order["fulfillmentOrders"].append({"__ref": fo_gid})
+
+
+def _claim(state: ShopState, lines: list[dict[str, Any]], location: dict[str, Any]) -> None:
+    location_num = parse_gid(location["id"])
+    wanted: dict[str, int] = {}
+    for line in lines:
+        if line["variant"]:
+            wanted[line["variant"]["__ref"]] = wanted.get(line["variant"]["__ref"], 0) + line["quantity"]
+    for index, line in enumerate(lines):
+        variant = state.get(line["variant"]["__ref"]) if line["variant"] else None
+        if not variant or variant.get("inventoryPolicy") != "DENY":
+            continue
+        item_num = parse_gid(variant["inventoryItem"]["__ref"])
+        level = state.level(item_num, location_num) if item_num and location_num else None
+        if (level or {"available": 0})["available"] < wanted[variant["id"]]:
+            raise UserErrors([user_error(["order", "lineItems", str(index)],
+                                         f"Unable to reserve inventory for {line['sku'] or line['title']}: "
+                                         f"{(level or {'available': 0})['available']} available at {location['name']}",
+                                         "INVENTORY_CLAIM_FAILED")])
 
 
 def _commit_stock(state: ShopState, order: dict[str, Any], location: dict[str, Any], sign: int) -> None:
