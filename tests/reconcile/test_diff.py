@@ -134,3 +134,9 @@ def test_owner_records_without_a_key_are_counted_not_compared() -> None:
     owner = [*stock({"A": 1}), {"sku": None, "available": 3}, {"sku": "", "available": 4}]
     result = run(owner, stock({"A": 1}))
     assert result.clean and result.unkeyed == 2 and result.owner_rows == 3
+
+
+def test_duplicates_are_found_when_rows_carry_no_id_column() -> None:
+    cols = ("sku", "available")
+    result = run([("A", 1), ("B", 2)], [("A", 1), ("B", 2), ("A", 1)], page=2, columns=(cols, cols))
+    assert [(d.kind, d.key, d.other_ids) for d in result.discrepancies] == [(Kind.DUPLICATE, "A", ("A", "A"))]
