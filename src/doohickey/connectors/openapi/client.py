@@ -68,6 +68,8 @@ def api_message(response: httpx.Response) -> str:
         if isinstance(error, str):
             return error
         errors = body.get("errors")
+        if isinstance(errors, str) and errors:
+            return errors
         if isinstance(errors, list) and errors:
             return "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors[:5])
         if isinstance(errors, dict):
