@@ -159,3 +159,18 @@ async def test_a_bulk_export_can_stand_in_for_the_owner_client() -> None:
     run = await reconcile(spec, Source("erp", bulk=lambda: [export[:1], export[1:]]), Source("shop", shop),
                           clock=ManualClock())
     assert [(d.kind, d.key) for d in run.found.discrepancies] == [(Kind.MISSING, "B")]
+
+
+@pytest.mark.anyio
+async def test_a_record_deleted_in_the_other_system_is_created_again_naming_the_stale_binding() -> None:
+    spec = ReconcileSpec("orders", DiffSpec("order", (FieldRule("total", "money"),)), owner="shop", other="erp",
+                         repair=True)
+    shop = MemoryClient("shop", {"order": {"1": {"number": "#1", "total": "10.00"}}})
+    erp = MemoryClient("erp", {"order": {}})
+    bindings = MemoryBindings([BindingRef("order", "shop", "1", "erp", "SO-GONE")])
+    repair = DirectRepair(erp)
+    run = await reconcile(spec, Source("shop", shop), Source("erp", erp), bindings=bindings, repair=repair,
+                          clock=ManualClock())
+    assert [(r.action, r.owner_id, r.other_id, dict(r.record)) for r in run.repaired] == [
+        ("create", "1", "SO-GONE", {"number": "#1", "total": "10.00"})]
+    assert [w.action for w in erp.writes] == ["create"]

@@ -373,9 +373,11 @@ async def _repair_request(spec: ReconcileSpec, owner: Source, d: Discrepancy,
     if d.kind == Kind.MISSING:
         if row is None:
             return None  # the owner no longer has it: nothing to copy, the next run will not report it
+        # A stale Binding means the other System lost (or someone deleted) the record: it is created again,
+        # and ``other_id`` tells the engine which Binding to replace.
         other_id = bindings.target_id(spec.entity, spec.owner, record.external_id, spec.other) \
             if bindings is not None and record is not None else None
-        return RepairRequest(spec.entity, "create" if other_id is None else "update", spec.owner, spec.other,
+        return RepairRequest(spec.entity, "create", spec.owner, spec.other,
                              record.external_id if record else None, other_id, {}, dict(record.data), d)
     rules = {r.name: r for r in spec.diff.fields}
     values = {}
