@@ -13,6 +13,7 @@ Cross-references (a flow naming an undefined system, say) are checked in
 
 from __future__ import annotations
 
+import difflib
 import re
 from datetime import timedelta
 from enum import StrEnum
@@ -305,7 +306,9 @@ class Flow(Strict):
     @classmethod
     def _known_entity(cls, value: str) -> str:
         if value not in ENTITY_NAMES:
-            raise ValueError(f"unknown entity {value!r}; known: {', '.join(ENTITY_NAMES)}")
+            close = difflib.get_close_matches(value, ENTITY_NAMES, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"unknown entity {value!r} ({hint}known: {', '.join(ENTITY_NAMES)})")
         return value
 
     @field_validator("map", mode="before")
