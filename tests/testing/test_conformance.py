@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from doohickey.testing.conformance import CHECKS, assert_check, harness_fixture, shopify_case
+from doohickey.testing.conformance import CHECKS, assert_check, erp_case, harness_fixture, shopify_case, wms_case
 
 CASES = [
     shopify_case(),
+    erp_case(),
+    wms_case(),
 ]
 
 conformance_harness = harness_fixture(CASES)

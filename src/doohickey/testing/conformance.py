@@ -1,6 +1,7 @@
 """The connector conformance suite: the same checks for every connector, run against its twin over loopback HTTP.
 
-A :class:`ConformanceCase` says which connector to test and, where the defaults do
+A :class:`ConformanceCase` says which connector to test (a registry name or a
+:class:`~doohickey.connectors.spec.Connector` value) and, where the defaults do
 not fit, how to reach its twin and what to write. :func:`start` builds the twin
 (``doohickey.twins.create_twin``), serves it on 127.0.0.1 with
 :class:`~doohickey.twins.server.TwinServer` and yields a :class:`Harness`. Each
@@ -77,11 +78,12 @@ class ConformanceCase:
 
     ``seed`` builds the ``POST /_twin/seed`` body holding ``count`` records of
     ``page_entity``; ``samples`` builds canonical records of ``sync_entity`` whose
-    ``key`` field is unique; ``rejected`` is a write the API must refuse, and
+    ``key`` field is unique, after ``sync_seed`` (same tag) has seeded what they
+    refer to (the SKUs of an order, say); ``rejected`` is a write the API must refuse, and
     ``rejected_says`` words its answer must contain.
     """
 
-    connector: str
+    connector: str | Connector
     twin: str | None = None
     twin_options: dict[str, Any] = field(default_factory=dict)
     settings: SettingsOf = twin_settings
@@ -91,6 +93,7 @@ class ConformanceCase:
     sync_entity: str = "customer"
     sync_action: str = "create"
     samples: Callable[[str], list[dict[str, Any]]] = lambda tag: sample_customers(tag, 3)
+    sync_seed: Callable[[str], dict[str, Any]] | None = None
     rejected: WriteRequest = field(default_factory=lambda: WriteRequest(
         "customer", "create", {"email": "not-an-email", "first_name": "", "last_name": ""}))
     rejected_says: str = ""
@@ -99,7 +102,7 @@ class ConformanceCase:
     @property
     def name(self) -> str:
         """The case's id in test reports."""
-        return self.connector
+        return self.connector if isinstance(self.connector, str) else self.connector.name
 
 
 @dataclass(frozen=True)
@@ -154,10 +157,10 @@ class Harness:
 @contextmanager
 def start(case: ConformanceCase) -> Iterator[Harness]:
     """Build the case's twin, serve it on 127.0.0.1, and yield a Harness; stops the server afterwards."""
-    connector = connectors.load(case.connector)
+    connector = connectors.load(case.connector) if isinstance(case.connector, str) else case.connector
     twin_name = case.twin or connector.twin
     if not twin_name:
-        raise ValueError(f"connector {case.connector!r} declares no twin; give the case a twin name")
+        raise ValueError(f"connector {case.name!r} declares no twin; give the case a twin name")
     twin = create_twin(twin_name, **case.twin_options)
     with TwinServer(twin.app) as server:
         harness = Harness(case, connector, twin, server.url)
@@ -248,7 +251,10 @@ async def check_sync_twice(h: Harness) -> CheckResult:
     """Running the same sync twice creates nothing the second time; every key exists once."""
     case = h.case
     key = h.connector.entities[case.sync_entity].key
-    records = case.samples(uuid.uuid4().hex[:8])
+    tag = uuid.uuid4().hex[:8]
+    if case.sync_seed is not None:
+        h.seed(case.sync_seed(tag))
+    records = case.samples(tag)
     client = h.client()
     try:
         first = await sync_once(client, case.sync_entity, key, case.sync_action, records)
@@ -383,3 +389,32 @@ def assert_check(harness: Harness, name: str) -> CheckResult:
 def shopify_case() -> ConformanceCase:
     """The Shopify connector against the Shopify twin (customers; the twin refuses an invalid e-mail)."""
     return ConformanceCase("shopify", rejected_says="Email is invalid")
+
+
+def erp_case() -> ConformanceCase:
+    """The ERP connector against the ERP twin (customers; a country that is not ISO alpha-2 is refused)."""
+    bad = {"email": "bad-country@example.com", "addresses": [{"line1": "1 Main St", "country": "Germany"}]}
+    return ConformanceCase("erp", rejected=WriteRequest("customer", "create", bad), rejected_says="country")
+
+
+def _wms_stock(tag: str, count: int) -> dict[str, Any]:
+    return {"stock": [{"sku": f"CONF-{tag}-{i}", "location": "", "available": 5, "on_hand": 5}
+                      for i in range(count)]}
+
+
+def _wms_orders(tag: str) -> list[dict[str, Any]]:
+    address = {"first_name": "Conformance", "last_name": tag, "line1": "1 Main St", "city": "Springfield",
+               "postal_code": "12345", "country": "US"}
+    return [{"number": f"#CONF-{tag}-{i}", "email": "conformance@example.com", "currency": "USD",
+             "shipping_address": address,
+             "lines": [{"sku": f"CONF-{tag}-0", "title": "Conformance item", "quantity": 1, "unit_price": "1.00"}]}
+            for i in range(3)]
+
+
+def wms_case() -> ConformanceCase:
+    """The WMS connector against the WMS twin (stock pages; fulfilment requests; an unknown SKU is refused)."""
+    return ConformanceCase(
+        "wms", page_entity="stock", seed=_wms_stock, sync_entity="order", samples=_wms_orders,
+        sync_seed=lambda tag: _wms_stock(tag, 1), rejected_says="not stocked",
+        rejected=WriteRequest("order", "create", {"number": "#CONF-BAD", "lines": [{"sku": "NO-SUCH-SKU",
+                                                                                    "quantity": 1}]}))
