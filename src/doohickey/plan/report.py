@@ -231,7 +231,7 @@ def system_map_svg(plan: Plan, findings: list[Finding] | None = None, width: int
     groups: dict[tuple[str, str], list[tuple[str, Flow]]] = defaultdict(list)
     for name, flow in plan.flows.items():
         groups[(flow.source, flow.target)].append((name, flow))
-    labels: list[str] = []
+    pending: list[Any] = []
     for (source, target), flows in groups.items():
         a, b = boxes[source], boxes[target]
         both = (target, source) in groups
@@ -250,8 +250,16 @@ def system_map_svg(plan: Plan, findings: list[Finding] | None = None, width: int
         colour = "#c0392b" if risky else "#44546a"
         out.append(f'<line x1="{ax:.1f}" y1="{ay:.1f}" x2="{bx:.1f}" y2="{by:.1f}" stroke="{colour}" '
                    f'stroke-width="2"{start} marker-end="url(#arrow-{key})"{dashed}/>')
-        labels.append(_label(flows, findings, (ax + bx) / 2, (ay + by) / 2, nx, ny, both))
-    out.extend(labels)
+        lines = _label_lines(flows, findings)
+        size = (max(len(t) for t, _, _ in lines) * 6.4 + 16, len(lines) * 16 + 8)
+        pending.append(((ax, ay, bx, by), (nx, ny), both, size, lines))
+    # Place the biggest labels first, each where it overlaps the boxes and earlier labels least.
+    taken: list[Rect] = [(b.x - BOX_W / 2 - 4, b.y - BOX_H / 2 - 4, b.x + BOX_W / 2 + 4, b.y + BOX_H / 2 + 4)
+                         for b in boxes.values()]
+    for segment, normal, both, size, lines in sorted(pending, key=lambda p: -p[3][0] * p[3][1]):
+        rect = _place(segment, normal, both, size, taken, (width, height))
+        taken.append(rect)
+        out.append(_label_svg(lines, rect))
     for name, box in boxes.items():
         out.append(_box(plan, name, box, findings))
     out.append(_legend(height))
@@ -259,21 +267,51 @@ def system_map_svg(plan: Plan, findings: list[Finding] | None = None, width: int
     return "\n".join(out)
 
 
-def _label(flows: list[tuple[str, Flow]], findings: list[Finding], mx: float, my: float, nx: float, ny: float,
-           both: bool) -> str:
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def _label_lines(flows: list[tuple[str, Flow]], findings: list[Finding]) -> list[tuple[str, bool, str]]:
     lines = []
     for name, flow in flows:
         arrow = "⇄ " if flow.direction == "two-way" else ""
         mark = "⚠ " if _risky(findings, f"flows.{name}") else ""
         lines.append((f"{mark}{arrow}{flow.entity} · {flow.timing} · {short_trigger(flow)}", bool(mark), name))
-    text_w = max(len(t) for t, _, _ in lines) * 6.6 + 14
-    text_h = len(lines) * 16 + 8
-    # Push the label away from the line, to the side of this direction's offset.
-    push = (text_h / 2 + 10) if both else 0
-    cx, cy = mx + nx * push * (1 if both else 0), my + ny * push * (1 if both else 0)
-    x0, y0 = cx - text_w / 2, cy - text_h / 2
-    parts = [f'<g class="flow-label"><rect x="{x0:.1f}" y="{y0:.1f}" width="{text_w:.1f}" height="{text_h}" rx="4" '
-             'fill="#ffffff" fill-opacity="0.93" stroke="#d0d7de"/>']
+    return lines
+
+
+def _overlap(a: Rect, b: Rect) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _place(segment: tuple[float, float, float, float], normal: tuple[float, float], both: bool, size: tuple[float,
+           float], taken: list[Rect], bounds: tuple[float, float]) -> Rect:
+    """The label rectangle along its arrow that overlaps other labels and boxes least (middle first)."""
+    ax, ay, bx, by = segment
+    w, h = size
+    push = (h / 2 + 8) if both else 0.0
+    best: tuple[float, Rect] | None = None
+    for t in (0.5, 0.42, 0.58, 0.34, 0.66, 0.26, 0.74, 0.18, 0.82):
+        cx = ax + (bx - ax) * t + normal[0] * push
+        cy = ay + (by - ay) * t + normal[1] * push
+        cx = min(max(cx, w / 2 + 2), bounds[0] - w / 2 - 2)
+        cy = min(max(cy, h / 2 + 2), bounds[1] - h / 2 - 24)
+        rect = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        cost = sum(_overlap(rect, other) for other in taken)
+        if best is None or cost < best[0]:
+            best = (cost, rect)
+        if cost == 0:
+            break
+    assert best is not None
+    return best[1]
+
+
+def _label_svg(lines: list[tuple[str, bool, str]], rect: Rect) -> str:
+    x0, y0, x1, y1 = rect
+    cx = (x0 + x1) / 2
+    parts = [f'<g class="flow-label"><rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '
+             'rx="4" fill="#ffffff" fill-opacity="0.95" stroke="#d0d7de"/>']
     for i, (text, risky, name) in enumerate(lines):
         parts.append(f'<text x="{cx:.1f}" y="{y0 + 18 + i * 16:.1f}" text-anchor="middle" font-size="12" '
                      f'fill="{"#c0392b" if risky else "#1f2933"}" data-flow="{escape(name)}">'
