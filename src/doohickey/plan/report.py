@@ -204,16 +204,18 @@ def _layout(plan: Plan, width: int, height: int) -> dict[str, Box]:
     order = ["storefront", "marketing", "crm", "payments", "erp", "wms", "carrier"]
     names = sorted(plan.systems, key=lambda n: (order.index(str(plan.systems[n].kind)), n))
     cx, cy = width / 2, height / 2
-    rx, ry = width / 2 - BOX_W / 2 - 20, height / 2 - BOX_H / 2 - 20
     if len(names) == 1:
         return {names[0]: Box(names[0], cx, cy)}
     if len(names) == 2:
         return {names[0]: Box(names[0], BOX_W / 2 + 20, cy), names[1]: Box(names[1], width - BOX_W / 2 - 20, cy)}
-    boxes = {}
-    for i, name in enumerate(names):
-        angle = math.pi + 2 * math.pi * i / len(names)
-        boxes[name] = Box(name, cx + rx * math.cos(angle), cy - ry * math.sin(angle))
-    return boxes
+    angles = {name: math.pi + 2 * math.pi * i / len(names) for i, name in enumerate(names)}
+    points = {name: (math.cos(angle), -math.sin(angle)) for name, angle in angles.items()}
+    # Stretch the ring to the canvas so the map uses its whole width and height.
+    xs, ys = [p[0] for p in points.values()], [p[1] for p in points.values()]
+    left, top = BOX_W / 2 + 20, BOX_H / 2 + 20
+    span_x, span_y = width - 2 * left, height - 2 * top - 20
+    return {name: Box(name, left + (x - min(xs)) / ((max(xs) - min(xs)) or 1) * span_x,
+                      top + (y - min(ys)) / ((max(ys) - min(ys)) or 1) * span_y) for name, (x, y) in points.items()}
 
 
 def system_map_svg(plan: Plan, findings: list[Finding] | None = None, width: int = 1100, height: int = 640) -> str:
