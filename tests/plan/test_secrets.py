@@ -52,3 +52,10 @@ def test_missing_file_and_unknown_system(tmp_path: Path) -> None:
 def test_unresolved_settings_for_display() -> None:
     settings = connection_settings(load_plan(EXAMPLE), "erp", "production", environ={}, resolve=False)
     assert settings.url == "https://erp.acme.example/api/v1" and settings.secrets == {}
+
+
+def test_openapi_profile_is_resolved_relative_to_the_plan() -> None:
+    plan = load_plan(EXAMPLE)
+    plan.systems["wms"].profile = "profiles/wms.json"
+    wms = connection_settings(plan, "wms", "sandbox", environ={})
+    assert wms.options["profile"] == str(EXAMPLE.parent / "profiles" / "wms.json")

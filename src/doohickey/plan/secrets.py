@@ -57,9 +57,10 @@ def connection_settings(plan: Plan, system_name: str, env: str = "sandbox", *,
     """The :class:`ConnectionSettings` of one System in one environment (``sandbox`` or ``production``).
 
     ``url`` is the Connection's ``url`` (empty for a twin the engine starts
-    itself); ``options`` holds every plain setting, plus ``twin``, ``seed`` and
-    ``faults`` when set; ``secrets`` holds every reference resolved. With
-    ``resolve=False`` secrets are left out (for showing settings without reading them).
+    itself); ``options`` holds every plain setting, plus ``twin``, ``seed``,
+    ``faults`` and the system's ``profile`` (relative to the plan) when set;
+    ``secrets`` holds every reference resolved. With ``resolve=False`` secrets
+    are left out (for showing settings without reading them).
     Raises :class:`SecretError` naming the system, the setting and the reference.
     """
     if env not in ENVIRONMENTS:
@@ -74,6 +75,9 @@ def connection_settings(plan: Plan, system_name: str, env: str = "sandbox", *,
     base = plan.path.parent if plan.path is not None else None
     options: dict[str, Any] = {k: v for k, v in (("twin", connection.twin), ("seed", connection.seed),
                                                  ("faults", connection.faults)) if v is not None}
+    if system.profile:  # the openapi connector reads its discovery profile from options["profile"]
+        profile = Path(system.profile)
+        options["profile"] = str(profile if profile.is_absolute() or base is None else base / profile)
     options.update(connection.settings())
     if system.profile:  # the openapi connector reads the System's discovery profile, relative to the plan
         options.setdefault("profile", str(base / system.profile) if base is not None else system.profile)
