@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from graphql import GraphQLSchema, OperationDefinitionNode, build_schema, parse, validate
+from graphql.validation import NoDeprecatedCustomRule
 
 from doohickey.connectors.shopify import client, queries, writes
 
@@ -40,6 +41,17 @@ def test_every_document_the_client_can_send_is_in_the_contract_list():
         assert getattr(queries, constant) in listed, constant
 
 
+# Kept on purpose: the replacement (defaultEmailAddress.marketingState) is not in the twin's schema cut yet.
+ALLOWED_DEPRECATED = {"The field Customer.emailMarketingConsent is deprecated."}
+
+
+@pytest.mark.parametrize("name", sorted(queries.DOCUMENTS))
+def test_no_deprecated_field_or_argument_is_used(admin_schema, name):
+    errors = validate(admin_schema, parse(queries.DOCUMENTS[name]), [NoDeprecatedCustomRule])
+    used = {e.message for e in errors if not any(e.message.startswith(a) for a in ALLOWED_DEPRECATED)}
+    assert not used, f"{name}: {sorted(used)}"
+
+
 def test_no_deprecated_mutation_is_used(admin_schema):
     mutation = admin_schema.mutation_type
     for name, text in queries.DOCUMENTS.items():
@@ -47,3 +59,22 @@ def test_no_deprecated_mutation_is_used(admin_schema):
             definition = mutation.fields.get(field) or admin_schema.query_type.fields.get(field)
             if definition is not None:
                 assert not definition.deprecation_reason, f"{name} uses deprecated {field}"
+
+
+def test_every_read_at_its_largest_page_stays_under_shopifys_cost_ceiling():
+    """Shopify refuses a query whose requested cost exceeds 1,000 points; measured with the twin's implementation
+    of the published cost rules (connections cost their page size times one node)."""
+    from graphql import FragmentDefinitionNode
+
+    from doohickey.twins.shopify.api import build_twin_schema
+    from doohickey.twins.shopify.cost import MAX_QUERY_COST, requested_cost
+
+    schema = build_twin_schema()
+    pages = {"Orders": "order", "Customers": "customer", "Products": "product", "Variants": "variant",
+             "Stock": "stock"}
+    for name, text in queries.DOCUMENTS.items():
+        document = parse(text)
+        operation = next(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        first = queries.MAX_PAGE.get(pages.get(name, ""), 10)
+        assert requested_cost(schema, operation, fragments, {"first": first}) <= MAX_QUERY_COST, name

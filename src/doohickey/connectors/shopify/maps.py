@@ -234,9 +234,11 @@ def customer_from_node(node: dict[str, Any]) -> dict[str, Any]:
     if default and not addresses:
         addresses = [default]
     consent = (node.get("emailMarketingConsent") or {}).get("marketingState")
-    data = {"id": _text(node.get("id")), "email": _text(node.get("email")),
+    email = (node.get("defaultEmailAddress") or {}).get("emailAddress") or node.get("email")
+    phone = (node.get("defaultPhoneNumber") or {}).get("phoneNumber") or node.get("phone")
+    data = {"id": _text(node.get("id")), "email": _text(email),
             "first_name": _text(node.get("firstName")), "last_name": _text(node.get("lastName")),
-            "phone": _text(node.get("phone")), "company": _text((default or {}).get("company")),
+            "phone": _text(phone), "company": _text((default or {}).get("company")),
             "accepts_marketing": consent == "SUBSCRIBED",
             "addresses": [address_from_node(a) for a in addresses], "tags": _tags(node.get("tags")),
             "created_at": time_text(node.get("createdAt"), "customer.createdAt"),

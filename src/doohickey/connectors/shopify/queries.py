@@ -4,6 +4,10 @@ Every document here is validated against Shopify's real Admin schema by
 ``tests/connectors/test_shopify_contract.py``, so the connector cannot drift from
 the API. ``DOCUMENTS`` lists them all by operation name.
 
+No deprecated field or argument is used, except ``Customer.emailMarketingConsent``
+(its replacement, ``defaultEmailAddress.marketingState``, is missing from the twin's
+schema cut); the contract test holds that list.
+
 Page sizes are chosen so that a read's *requested cost* stays well under
 Shopify's 1,000-point ceiling per query (connections cost their page size times
 the cost of one node): orders carry at most ``LINES_PER_ORDER`` line items per
@@ -35,7 +39,7 @@ ORDER = f"""
 fragment OrderFields on Order {{
   id name email createdAt updatedAt cancelledAt cancelReason closed note tags discountCodes
   currencyCode displayFinancialStatus displayFulfillmentStatus
-  customer {{ id email firstName lastName phone }}
+  customer {{ id firstName lastName defaultEmailAddress {{ emailAddress }} defaultPhoneNumber {{ phoneNumber }} }}
   shippingAddress {{ ...AddressFields }}
   billingAddress {{ ...AddressFields }}
   totalDiscountsSet {{ {MONEY} }}
@@ -50,7 +54,9 @@ fragment OrderFields on Order {{
 
 CUSTOMER = """
 fragment CustomerFields on Customer {
-  id email firstName lastName phone tags createdAt updatedAt
+  id firstName lastName tags createdAt updatedAt
+  defaultEmailAddress { emailAddress }
+  defaultPhoneNumber { phoneNumber }
   emailMarketingConsent { marketingState }
   defaultAddress { ...AddressFields }
   addresses(first: 5) { ...AddressFields }
@@ -209,13 +215,12 @@ mutation FulfillmentCreate($fulfillment: FulfillmentInput!) {{
 }}{FULFILMENT}"""
 
 ORDER_CANCEL = """
-mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, $refund: Boolean,
-                     $notifyCustomer: Boolean, $staffNote: String) {
-  orderCancel(orderId: $orderId, reason: $reason, restock: $restock, refund: $refund,
+mutation OrderCancel($orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!,
+                     $refundMethod: OrderCancelRefundMethodInput, $notifyCustomer: Boolean, $staffNote: String) {
+  orderCancel(orderId: $orderId, reason: $reason, restock: $restock, refundMethod: $refundMethod,
               notifyCustomer: $notifyCustomer, staffNote: $staffNote) {
     job { id done }
     orderCancelUserErrors { code field message }
-    userErrors { field message }
   }
 }"""
 

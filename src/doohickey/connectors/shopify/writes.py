@@ -142,12 +142,12 @@ async def cancel_order(client: ShopifyClient, request: WriteRequest) -> WriteRes
     data = request.data
     order_id = await _order_gid(client, request)
     variables = {"orderId": order_id, "reason": maps.cancel_reason(data.get("cancel_reason")),
-                 "restock": bool(data.get("restock", True)), "refund": bool(data.get("refund", False)),
+                 "restock": bool(data.get("restock", True)),
+                 "refundMethod": {"originalPaymentMethodsRefund": True} if data.get("refund") else None,
                  "notifyCustomer": client.notify, "staffNote": data.get("note") or None}
     answer = (await client.graphql(queries.ORDER_CANCEL, variables, what=f"cancel order {order_id}")
               ).get("orderCancel")
-    client._user_errors(answer, f"cancel order {data.get('number') or order_id}", "orderCancelUserErrors",
-                        "userErrors")
+    client._user_errors(answer, f"cancel order {data.get('number') or order_id}", "orderCancelUserErrors")
     job = (answer or {}).get("job") or {}
     return WriteResult(external_id=order_id, data={"id": order_id, "status": "cancelled", "job_id": job.get("id", ""),
                                                    "job_done": bool(job.get("done"))})
