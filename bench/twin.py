@@ -125,6 +125,7 @@ def breakdown(rate: float, repeat: int = 300) -> None:
     from doohickey.twins import create_twin
     from doohickey.twins.shopify.api import GraphQLApi, Loader, _default, _never, _operation
     from doohickey.twins.shopify.cost import actual_cost, requested_cost
+    from doohickey.twins.shopify.fastpath import execute_fast
 
     twin = create_twin("shopify", data=True, maximum_available=1e12, restore_rate=1e12, result_cache=sys.argv[2] == "1")
     api = GraphQLApi(twin.state, twin.state.bucket, result_cache=False)
@@ -147,10 +148,12 @@ def breakdown(rate: float, repeat: int = 300) -> None:
         ("document cache hit", timed(lambda: api.document(query))),
         ("requested + actual cost", timed(lambda: (requested_cost(api.schema, operation, fragments, {}),
                                                    actual_cost(api.schema, operation, fragments, {}, result.data)))),
-        ("execute (SQLite + resolvers)", timed(lambda: execute(api.schema, document, context_value={
+        ("execute with graphql-core", timed(lambda: execute(api.schema, document, context_value={
             "state": twin.state, "loader": Loader(twin.state)}, field_resolver=_default, is_awaitable=_never))),
+        ("execute with the lean executor", timed(lambda: execute_fast(api.schema, operation, fragments, {}, {
+            "state": twin.state, "loader": Loader(twin.state)}, _default))),
         ("JSON encode response", timed(lambda: json.dumps({"data": result.data}))),
-        ("whole api.run (document cached)", timed(lambda: api.run(query))),
+        ("whole api.run (document cached, lean)", timed(lambda: api.run(query))),
     ]
     print("\nWhere the time goes (orders first:10, in process, microseconds per request)")
     for name, micros in rows:

@@ -41,6 +41,7 @@ from graphql import (
 
 from doohickey.twins.shopify import mutations, webhooks
 from doohickey.twins.shopify.cost import MAX_QUERY_COST, Bucket, actual_cost, requested_cost
+from doohickey.twins.shopify.fastpath import execute_fast
 from doohickey.twins.shopify.search import (
     SORT_COLUMNS,
     Page,
@@ -347,7 +348,7 @@ class GraphQLApi:
     """Runs Admin GraphQL requests against one shop's state with Shopify's cost accounting."""
 
     def __init__(self, state: ShopState, bucket: Bucket, *, schema: GraphQLSchema | None = None,
-                 cache_size: int = 512, result_cache: bool = True) -> None:
+                 cache_size: int = 512, result_cache: bool = True, fast: bool = True) -> None:
         self.state = state
         self.bucket = bucket
         self.schema = schema or build_twin_schema()
@@ -358,6 +359,7 @@ class GraphQLApi:
         # Read results by (document, variables), valid while the state's version is unchanged; polling an
         # unchanged shop then costs no execution. Time-relative searches ("now") are never cached.
         self.result_cache = result_cache
+        self.fast = fast  # the lean executor for plain queries (fastpath.py); graphql-core otherwise
         self._results: OrderedDict[tuple, tuple[int, dict[str, Any], int]] = OrderedDict()
 
     def document(self, text: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
@@ -427,6 +429,13 @@ class GraphQLApi:
     def _execute(self, document: DocumentNode, operation: OperationDefinitionNode,
                  fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any],
                  operation_name: str | None, requested: int) -> tuple[dict[str, Any], int]:
+        if self.fast:
+            context = {"state": self.state, "loader": Loader(self.state), **self.context_extra}
+            try:
+                data = execute_fast(self.schema, operation, fragments, variables, context, _default)
+                return {"data": data}, min(actual_cost(self.schema, operation, fragments, variables, data), requested)
+            except Exception:
+                pass
         context = {"state": self.state, "loader": Loader(self.state), **self.context_extra}
         result = execute(self.schema, document, variable_values=variables, operation_name=operation_name,
                          context_value=context, field_resolver=_default, is_awaitable=_never)
