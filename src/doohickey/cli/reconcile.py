@@ -61,7 +61,7 @@ def _entries(plan: Any, wanted: str | None) -> list[str]:
 
 async def reconcile_plan(plan: Any, names: list[str], *, env: str, repair: bool, history: Any) -> list[Any]:
     """Run the plan's reconcile entries ``names``; repair from the owner only when ``repair`` is set."""
-    from doohickey.reconcile.reconciler import ClientRepair, Source, reconcile, spec_from_plan
+    from doohickey.reconcile.reconciler import ClientRepair, Source, owner_projection, reconcile, spec_from_plan
 
     runs = []
     async with AsyncExitStack() as stack:
@@ -73,8 +73,9 @@ async def reconcile_plan(plan: Any, names: list[str], *, env: str, repair: bool,
             fixer = ClientRepair(other_client, entity.actions if entity else ())
             # At the command line only --repair writes; the plan's `repair: push-owner` governs scheduled runs.
             spec = replace(spec, repair=repair)
-            runs.append(await reconcile(spec, Source(spec.owner, owner_client), Source(spec.other, other_client),
-                                        repair=fixer, history=history))
+            owner = Source(spec.owner, owner_client, project=owner_projection(plan, spec))
+            runs.append(await reconcile(spec, owner, Source(spec.other, other_client), repair=fixer,
+                                        history=history))
     return runs
 
 

@@ -123,6 +123,8 @@ class RepairRequest:
     ``action`` is ``create`` (missing: ``record`` is the owner's whole record) or ``update``
     (mismatch: ``values`` holds only the differing fields the owner owns, by canonical name);
     ``key`` holds the natural key fields, for APIs that address records by them (stock by SKU).
+    When the plan's Flow maps this entity, ``mapped`` is the owner's record through that FieldMap, and
+    ``values`` and ``key`` use the other System's field names (the engine maps ``record`` itself).
     """
 
     entity: str
@@ -135,6 +137,7 @@ class RepairRequest:
     record: Mapping[str, Any] | None
     discrepancy: Discrepancy
     key: Mapping[str, Any] = field(default_factory=dict)
+    mapped: Mapping[str, Any] | None = None
 
 
 class Repair(Protocol):
@@ -170,7 +173,8 @@ class ClientRepair:
 
         self.requests.append(request)
         if request.action == "create":
-            await self.client.write(WriteRequest(request.entity, self._action("create"), dict(request.record or {}),
+            data = request.mapped if request.mapped is not None else request.record
+            await self.client.write(WriteRequest(request.entity, self._action("create"), dict(data or {}),
                                                  idempotency_key=f"reconcile:{request.owner_system}:"
                                                                  f"{request.owner_id}"))
         else:
@@ -192,9 +196,18 @@ class Source:
     client: Client | None = None
     bulk: Callable[[], Iterable[Sequence[Mapping[str, Any]]] | AsyncIterable[Sequence[Mapping[str, Any]]]] | None = None
     page_size: int = 250
+    project: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
 
     async def pages(self, entity: str) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
-        """The rows of ``entity`` page by page."""
+        """The rows of ``entity`` page by page (through ``project`` when set: the Flow's FieldMap)."""
+        if self.project is None:
+            async for page in self._raw_pages(entity):
+                yield page
+            return
+        async for page in self._raw_pages(entity):
+            yield [self.project(row) for row in page]
+
+    async def _raw_pages(self, entity: str) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
         if self.bulk is not None:
             source = self.bulk()
             if isinstance(source, AsyncIterable):
@@ -369,6 +382,9 @@ async def _repair_request(spec: ReconcileSpec, owner: Source, d: Discrepancy,
                           bindings: BindingLookup | None) -> RepairRequest | None:
     record = await _owner_record(spec, owner, d)
     row = record_row(record) if record is not None else None
+    if row is not None and owner.project is not None:
+        row = dict(owner.project(row))
+    mapped = {k: v for k, v in row.items() if not k.startswith("_")} if row and owner.project else None
     owned = spec.owned
     if d.kind == Kind.MISSING:
         if row is None:
@@ -378,7 +394,8 @@ async def _repair_request(spec: ReconcileSpec, owner: Source, d: Discrepancy,
         other_id = bindings.target_id(spec.entity, spec.owner, record.external_id, spec.other) \
             if bindings is not None and record is not None else None
         return RepairRequest(spec.entity, "create", spec.owner, spec.other,
-                             record.external_id if record else None, other_id, {}, dict(record.data), d)
+                             record.external_id if record else None, other_id, {}, dict(record.data), d,
+                             mapped=mapped)
     rules = {r.name: r for r in spec.diff.fields}
     values = {}
     for f in d.fields:
@@ -425,6 +442,31 @@ FIELD_TRANSFORMS = {
 }
 
 
+_WORD_TRANSFORMS = (
+    (("qty", "quantity", "available", "on_hand", "onhand", "stock", "count", "reserved"), "int"),
+    (("price", "total", "amount", "cost", "subtotal", "fee", "tax"), "money"),
+    (("email", "mail"), "email"),
+    (("status", "state", "currency", "country"), "casefold"),
+)
+
+
+def _field_and_transform(text: str, entity: str) -> tuple[str, str]:
+    """``name`` or ``name:transform`` from the plan's ``fields:``; the transform is guessed from the name's words."""
+    name, _, explicit = text.partition(":")
+    name = name.strip()
+    if explicit.strip():
+        transform(explicit.strip())  # unknown names fail here, listing the known ones
+        return name, explicit.strip()
+    known = FIELD_TRANSFORMS.get(name) or dict(DEFAULT_FIELDS.get(entity, ())).get(name)
+    if known:
+        return name, known
+    words = set(name.casefold().replace(".", "_").split("_"))
+    for hints, guessed in _WORD_TRANSFORMS:
+        if words & set(hints):
+            return name, guessed
+    return name, "text"
+
+
 def spec_from_plan(plan: Any, name: str) -> ReconcileSpec:
     """Build a ReconcileSpec from the plan's ``reconcile.<name>`` entry (fields, tolerance, grace, ownership)."""
     try:
@@ -438,15 +480,36 @@ def spec_from_plan(plan: Any, name: str) -> ReconcileSpec:
     if not names:
         raise ReconcileError(f"reconcile.{name}: list the fields to compare (no default for entity {entity!r})")
     tolerance = entry.tolerance
-    rules = tuple(
-        FieldRule(f, FIELD_TRANSFORMS.get(f, dict(DEFAULT_FIELDS.get(entity, ())).get(f, "text")),
-                  tolerance=(tolerance.get(f, 0) if isinstance(tolerance, dict) else tolerance))
-        for f in names)
+    parsed = [_field_and_transform(f, entity) for f in names]
+    names = [n for n, _ in parsed]
+    rules = tuple(FieldRule(n, t, tolerance=(tolerance.get(n, 0) if isinstance(tolerance, dict) else tolerance))
+                  for n, t in parsed)
     owned = frozenset(f for f in names if owner in (plan.owner_of(entity, f) or [owner]))
     diff = DiffSpec(entity, rules, key=DEFAULT_KEYS.get(entity, ("_id",)),
                     key_transform=KEY_TRANSFORMS.get(entity, "text"), grace=entry.grace or dt.timedelta(0))
     return ReconcileSpec(name, diff, owner, other, owned=owned, person=entry.owner,
                          repair=str(entry.repair) == "push-owner", alert=entry.alert, every=entry.every)
+
+
+def owner_projection(plan: Any, spec: ReconcileSpec) -> Callable[[Mapping[str, Any]], Mapping[str, Any]] | None:
+    """The owner -> other Flow's FieldMap and status table as a row projection, if the plan maps this entity.
+
+    With it, owner records are compared in the other System's shape, as the engine would have written them;
+    the compared fields are then named as the other System names them.
+    """
+    flow = next((f for f in getattr(plan, "flows", {}).values()
+                 if f.entity == spec.entity and f.source == spec.owner and f.target == spec.other), None)
+    if flow is None or (flow.map is None and flow.status is None):
+        return None
+    from doohickey.mapping.fieldmap import map_record
+
+    def project(row: Mapping[str, Any]) -> Mapping[str, Any]:
+        data = {k: v for k, v in row.items() if not k.startswith("_")}
+        mapped = map_record(flow, data)
+        mapped.update({k: v for k, v in row.items() if k.startswith("_")})
+        return mapped
+
+    return project
 
 
 # --- scheduling and alerting (called by the engine's scheduler under `doohickey run`) ----------------------

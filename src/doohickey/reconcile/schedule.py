@@ -9,6 +9,7 @@ them, and alerts the entry's owner when drift beyond tolerance remains.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from doohickey.clock import SYSTEM_CLOCK, Clock
@@ -20,6 +21,7 @@ from doohickey.reconcile.reconciler import (
     Source,
     drift_alert,
     due,
+    owner_projection,
     reconcile,
     spec_from_plan,
 )
@@ -42,6 +44,8 @@ async def run_due(plan: Any, *, sources: Callable[[str], Source], history: Histo
     runs = []
     for spec in (s for s in specs if s.name in due(specs, last, clock.now())):
         owner, other = sources(spec.owner), sources(spec.other)
+        if owner.project is None:
+            owner = replace(owner, project=owner_projection(plan, spec))
         run = await reconcile(spec, owner, other, repair=repair_for(spec) if spec.repair else None,
                               history=history, clock=clock)
         runs.append(run)
