@@ -79,8 +79,6 @@ def connection_settings(plan: Plan, system_name: str, env: str = "sandbox", *,
         profile = Path(system.profile)
         options["profile"] = str(profile if profile.is_absolute() or base is None else base / profile)
     options.update(connection.settings())
-    if system.profile:  # the openapi connector reads the System's discovery profile, relative to the plan
-        options.setdefault("profile", str(base / system.profile) if base is not None else system.profile)
     secrets: dict[str, Secret] = {}
     if resolve:
         for key, ref in connection.secrets().items():
