@@ -144,6 +144,20 @@ async def test_stock_set_with_compare_semantics(shop, dataset):
     assert done.external_id == level.external_id
 
 
+async def test_stock_poll_since_returns_the_levels_that_changed(shop, dataset):
+    _, _, clock = shop
+    client = connect(shop, location="WH-MAIN")
+    clock.advance(3600)
+    mark = clock.now()
+    sku = dataset.products[2].variants[0].sku
+    await client.write(WriteRequest("stock", "set", {"sku": sku, "available": 11}))
+    changed = await read_all(client, "stock", since=mark, limit=10)
+    everything = await read_all(client, "stock", limit=10)
+    await client.aclose()
+    assert [(r.data["sku"], r.data["location"], r.data["available"]) for r in changed] == [(sku, "WH-MAIN", 11)]
+    assert len(everything) > len(changed)
+
+
 async def test_fulfil_partially_then_fully_with_tracking(shop, dataset):
     client = connect(shop)
     skus = [v.sku for p in dataset.products for v in p.variants if v.price > 0][:2]

@@ -169,7 +169,7 @@ class ShopifyClient:
         first = max(1, min(limit, queries.MAX_PAGE.get(entity, 50)))
         variables = {"first": first, "after": cursor, "query": since_query(since)}
         if entity == "stock":
-            return await self._read_stock(variables)
+            return await self._read_stock({**variables, "query": None}, since)
         if entity not in READS:
             raise RejectedError(f"{self.system}: cannot read {entity!r}; readable: "
                                 f"{', '.join([*READS, 'stock'])}", system=self.system)
@@ -183,12 +183,20 @@ class ShopifyClient:
             records.append(record(entity, convert(node)))
         return Page(records, _next(connection))
 
-    async def _read_stock(self, variables: dict[str, Any]) -> Page:
+    async def _read_stock(self, variables: dict[str, Any], since: dt.datetime | None) -> Page:
+        """Stock levels page by page over all inventory items, keeping the levels updated at or after ``since``.
+
+        A quantity change updates the level, not its inventory item, so searching items by
+        ``updated_at`` would miss it: the scan is complete and the filter is on the level's own
+        ``updatedAt`` (a page may then hold no records yet still have a next cursor).
+        """
         data = await self.graphql(queries.STOCK, variables, what="read stock levels")
         connection = data.get("inventoryItems") or {}
         records = [self._stock_record(level, item.get("sku") or "")
                    for item in connection.get("nodes") or []
                    for level in (item.get("inventoryLevels") or {}).get("nodes") or []]
+        if since is not None:
+            records = [r for r in records if r.updated_at is None or r.updated_at >= since]
         return Page(records, _next(connection))
 
     def _stock_record(self, level: dict[str, Any], sku: str = "") -> Record:
