@@ -140,3 +140,22 @@ def test_duplicates_are_found_when_rows_carry_no_id_column() -> None:
     cols = ("sku", "available")
     result = run([("A", 1), ("B", 2)], [("A", 1), ("B", 2), ("A", 1)], page=2, columns=(cols, cols))
     assert [(d.kind, d.key, d.other_ids) for d in result.discrepancies] == [(Kind.DUPLICATE, "A", ("A", "A"))]
+
+
+def test_memory_follows_the_keys_not_the_records() -> None:
+    import tracemalloc
+
+    def pages(n: int, drift: int | None):
+        for start in range(0, n, 200):
+            yield [{"sku": f"S{i:06d}", "available": i % 50 + bool(drift and i % drift == 0),
+                    "description": "x" * 5_000} for i in range(start, min(start + 200, n))]
+
+    tracemalloc.start()
+    try:
+        result = diff_pages(STOCK, pages(20_000, None), pages(20_000, 1_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.counts["mismatch"] == 20 and result.matched == 19_980
+    streamed = 2 * 20_000 * 5_000
+    assert peak < 12_000_000 < streamed / 15  # two pages of records plus key -> value maps, never the records
