@@ -87,3 +87,13 @@ def test_what_the_fast_path_leaves_to_graphql_core(api):
     body, _ = api.run("{ orders { nodes { id } } }")
     assert "first or last" in body["errors"][0]["message"]
     assert api.run("{ __schema { queryType { name } } }")[0]["data"]["__schema"]["queryType"]["name"] == "QueryRoot"
+
+
+def test_variables_are_coerced_and_defaulted_like_graphql_core(api):
+    query = "query($n: Int = 2) { orders(first: $n) { nodes { id } } }"
+    fast, slow = _both(api, query)
+    assert fast == slow.data and len(fast["orders"]["nodes"]) == 2
+    with pytest.raises(Fallback):
+        _both(api, query, {"n": "ten"})
+    body, _ = api.run(query, {"n": "ten"})
+    assert "$n" in body["errors"][0]["message"]

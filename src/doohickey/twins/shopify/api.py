@@ -38,6 +38,7 @@ from graphql import (
     parse,
     validate,
 )
+from graphql.execution.values import get_variable_values
 
 from doohickey.twins.shopify import mutations, webhooks
 from doohickey.twins.shopify.cost import MAX_QUERY_COST, Bucket, actual_cost, requested_cost
@@ -392,6 +393,10 @@ class GraphQLApi:
             return {"errors": [{"message": f"No operation named {operation_name!r}" if operation_name
                                 else "An operation name is required when the document has several operations"}]}, False
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        coerced = get_variable_values(self.schema, operation.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return {"errors": [_error(e) for e in coerced]}, False
+        variables = coerced
         requested = requested_cost(self.schema, operation, fragments, variables)
         if requested > MAX_QUERY_COST:
             return {"errors": [{"message": f"Query cost is {requested}, which exceeds the single query max cost "

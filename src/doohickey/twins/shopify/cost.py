@@ -167,7 +167,7 @@ def _connection_cost(schema: GraphQLSchema, connection: Any, field: FieldNode,
         elif sub.name.value == "nodes":
             node_cost = max(node_cost, _node_cost(schema, connection, "nodes", sub, fragments, variables, sample,
                                                   actual))
-    return 2 + int(size) * node_cost
+    return 2 + (size if isinstance(size, int) else 0) * node_cost
 
 
 def _node_cost(schema: GraphQLSchema, connection: Any, via: str, node_field: FieldNode,

@@ -31,7 +31,7 @@ from graphql import (
     is_abstract_type,
     is_leaf_type,
 )
-from graphql.execution.values import get_argument_values
+from graphql.execution.values import get_argument_values, get_variable_values
 
 
 class Fallback(Exception):
@@ -56,7 +56,10 @@ def execute_fast(schema: GraphQLSchema, operation: OperationDefinitionNode,
     """The ``data`` of a query operation, or :class:`Fallback`."""
     if operation.operation.value != "query" or operation.directives:
         raise Fallback
-    run = _Run(schema, fragments, variables, context, default_resolver)
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+    if isinstance(coerced, list):  # variable errors: graphql-core reports them
+        raise Fallback
+    run = _Run(schema, fragments, coerced, context, default_resolver)
     root = schema.query_type
     assert root is not None
     return run.object(root, None, [operation.selection_set])
