@@ -201,8 +201,7 @@ class HttpSession:
 
     async def _once(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any,
                     headers: Mapping[str, str] | None, cost: float | Callable[[], float], missing_ok: bool,
-                    inspect: Inspect | None,
-                    inspect_status: tuple[int, ...], what: str) -> Any:
+                    inspect: Inspect | None, inspect_status: tuple[int, ...], what: str) -> Any:
         if self.pacer is not None:
             await self.pacer.acquire(cost() if callable(cost) else cost)
         try:

@@ -19,6 +19,7 @@ sync_twice               a sync (find by natural key, create when missing) run t
                          nothing the second time, and each key exists exactly once
 rate_limit               an injected 429 / THROTTLED is waited out inside the call
 server_error             an injected 500 on a read is retried inside the call
+malformed                a read answered with a cut, invalid JSON body is retried
 long_outage              a 503 with a long Retry-After goes to the engine at once, as
                          Unavailable with the wait, instead of blocking the call
 rejected_write           a write the API refuses raises RejectedError with the API's words,
@@ -298,6 +299,11 @@ async def check_server_error(h: Harness) -> CheckResult:
     return await _read_under_fault(h, "server_error", {"kind": "error_rate", "count": 1, "status": 500})
 
 
+async def check_malformed(h: Harness) -> CheckResult:
+    """A read answered with a cut, invalid JSON body is retried inside the call."""
+    return await _read_under_fault(h, "malformed", {"kind": "malformed", "count": 1})
+
+
 async def check_long_outage(h: Harness) -> CheckResult:
     """A 503 asking for a long wait goes to the engine at once as Unavailable with that wait."""
     h.add_fault(kind="outage", count=3, seconds=300)
@@ -342,6 +348,7 @@ CHECKS: dict[str, Callable[[Harness], Awaitable[CheckResult]]] = {
     "sync_twice": check_sync_twice,
     "rate_limit": check_rate_limit,
     "server_error": check_server_error,
+    "malformed": check_malformed,
     "long_outage": check_long_outage,
     "rejected_write": check_rejected_write,
 }
