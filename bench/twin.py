@@ -127,7 +127,7 @@ def breakdown(rate: float, repeat: int = 300) -> None:
     from doohickey.twins.shopify.cost import actual_cost, requested_cost
     from doohickey.twins.shopify.fastpath import execute_fast
 
-    twin = create_twin("shopify", data=True, maximum_available=1e12, restore_rate=1e12, result_cache=sys.argv[2] == "1")
+    twin = create_twin("shopify", data=True, maximum_available=1e12, restore_rate=1e12)
     api = GraphQLApi(twin.state, twin.state.bucket, result_cache=False)
     query = QUERIES["orders first:10"]
 
@@ -157,9 +157,9 @@ def breakdown(rate: float, repeat: int = 300) -> None:
     ]
     print("\nWhere the time goes (orders first:10, in process, microseconds per request)")
     for name, micros in rows:
-        print(f"  {name:32} {micros:9.0f}")
+        print(f"  {name:38} {micros:9.0f}")
     if rate:
-        print(f"  {'one request at the measured rate':32} {1e6 / rate:9.0f}  (the rest is uvicorn, Starlette, "
+        print(f"  {'one request at the measured rate':38} {1e6 / rate:9.0f}  (the rest is uvicorn, Starlette, "
               "fault middleware)")
 
 
