@@ -111,3 +111,10 @@ def test_a_canonical_customer_object_is_matched_by_its_phone() -> None:
     newcomer = model.Customer(id="shop-9", first_name="Ana", phone="020 7946 0958")
     match = find_match(profile_of(newcomer, rules=rules), index)
     assert match is not None and match.right == "erp-1" and match.reasons == ("same phone: +442079460958",)
+
+
+def test_a_placeholder_email_shared_by_many_does_not_explode_into_all_pairs() -> None:
+    rules = parse_rules(["email"])
+    people = [profile_of({"id": f"c{i}", "email": "noemail@shop.example"}, rules=rules) for i in range(1000)]
+    matches = find_duplicates(people, rules)
+    assert len(matches) == 999 and "shared by 1000 customers" in matches[0].reasons[0]

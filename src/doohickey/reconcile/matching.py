@@ -371,9 +371,16 @@ def find_duplicates(profiles: Sequence[Profile], rules: MatchRules = DEFAULT_RUL
             if value:
                 groups[value].append(n)
         for value, members in groups.items():
-            for i, j in _pairs(members):
+            reason = f"same {rule.key}: {value}"
+            pairs: Iterable[tuple[int, int]] = _pairs(members)
+            if len(members) > rules.max_block:
+                # A value shared by hundreds (a placeholder e-mail, a shop's own phone) would make n^2 pairs:
+                # each is linked to the first holder instead, and the reason says how common the value is.
+                reason += f" (shared by {len(members)} customers)"
+                pairs = ((members[0], m) for m in members[1:])
+            for i, j in pairs:
                 if (i, j) not in found:
-                    found[(i, j)] = Match(profiles[i].id, profiles[j].id, rule.key, 1.0, (f"same {rule.key}: {value}",))
+                    found[(i, j)] = Match(profiles[i].id, profiles[j].id, rule.key, 1.0, (reason,))
     if rules.fuzzy is not None:
         for (i, j), score in _fuzzy_pairs(profiles, rules.fuzzy, rules.max_block):
             if (i, j) in found:
