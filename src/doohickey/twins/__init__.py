@@ -24,6 +24,7 @@ TWINS: dict[str, str] = {
     "shopify": "doohickey.twins.shopify:create_twin",
     "erp": "doohickey.twins.erp:create_twin",
     "wms": "doohickey.twins.wms:create_twin",
+    "tryton": "doohickey.twins.tryton:create_twin",  # a real Tryton behind the fault proxy
 }
 
 

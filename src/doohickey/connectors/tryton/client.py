@@ -40,7 +40,7 @@ class TrytonClient:
         await self.rpc.login()
 
     async def aclose(self) -> None:
-        await self.rpc._http.aclose()
+        await self.rpc.aclose()
 
     # -- reading -----------------------------------------------------------------------------------
 

@@ -6,10 +6,12 @@ carries a context with the user's company. A session is opened with
 ``common.db.login`` and sent as ``Authorization: Session base64(login:uid:token)``;
 an expired session is renewed once, transparently.
 
-Errors: Tryton answers ``{"error": ["UserError", [message, description, domain]]}``.
-UserError/UserWarning become :class:`RejectedError` quoting Tryton's own message;
-AccessError and login failures :class:`AuthError`; ConcurrencyException and
-HTTP 5xx / network failures :class:`TransientError`.
+Errors: HTTP statuses and network failures go through the shared error table
+(``connectors.http``). Tryton answers business errors inside a 200 as
+``{"error": ["UserError", [message, description, domain]]}``: UserError and
+UserWarning become :class:`RejectedError` quoting Tryton's own message;
+AccessError and login failures :class:`AuthError`; ConcurrencyException
+:class:`TransientError`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import itertools
+import json
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
+from doohickey.connectors.http import HttpSession
 from doohickey.connectors.spec import ConnectionSettings, ConnectOptions
-from doohickey.errors import AuthError, RejectedError, TransientError, Unavailable
+from doohickey.errors import AuthError, RejectedError, TransientError
 
 
 def encode(value: Any) -> Any:
@@ -62,20 +64,27 @@ def decode(value: Any) -> Any:
     return value
 
 
+READ_ONLY = ("common.db.login", ".read", ".search", ".search_read", ".search_count", ".get_preferences",
+             ".fields_get")
+
+
 class TrytonRpc:
-    """One authenticated JSON-RPC session to one Tryton database."""
+    """One authenticated JSON-RPC session to one Tryton database, over the shared HTTP session.
+
+    The HTTP layer (``connectors.http.HttpSession``) brings pacing, the status -> error table
+    and short in-call retries; read-only methods are retried after any transient failure,
+    writes only when Tryton surely did not act (429, 503, refused connection).
+    """
 
     def __init__(self, settings: ConnectionSettings, options: ConnectOptions) -> None:
-        self.settings = settings
-        self.url = settings.url.rstrip("/") + "/rpc/"
+        self.system = settings.system
         self.login_name = str(settings.options.get("login", "admin"))
         password = settings.secrets.get("password")
         self._password = password.reveal() if password else ""
-        self._http = httpx.AsyncClient(transport=options.transport, timeout=options.timeout)
+        self.http = HttpSession(settings, options)
         self._ids = itertools.count(1)
         self._auth: str | None = None
         self.context: dict[str, Any] = {}
-        self.pacer = options.pacer
 
     async def login(self) -> None:
         """Open a session and read the user's company into the call context."""
@@ -85,8 +94,8 @@ class TrytonRpc:
         except AuthError:
             result = None
         if not result:
-            raise AuthError(f"Tryton refused the login of user {self.login_name!r}: wrong login or password",
-                            system=self.settings.system)
+            raise AuthError(f"{self.system}: Tryton refused the login of user {self.login_name!r}: "
+                            "wrong login or password", system=self.system)
         user_id, token = result[0], result[1]
         raw = f"{self.login_name}:{user_id}:{token}".encode()
         self._auth = "Session " + base64.b64encode(raw).decode()
@@ -94,7 +103,7 @@ class TrytonRpc:
         self.context = {"company": preferences.get("company"), "language": preferences.get("language", "en")}
         if not self.context["company"]:
             raise RejectedError("the Tryton user has no company; set one in the user's preferences",
-                                system=self.settings.system)
+                                system=self.system)
 
     async def call(self, method: str, *params: Any, context: dict[str, Any] | None = None) -> Any:
         """Call ``method`` with ``params`` and the session context (plus ``context`` overrides)."""
@@ -108,44 +117,20 @@ class TrytonRpc:
             return await self._post(method, args)
 
     async def _post(self, method: str, params: list[Any], *, authenticated: bool = True) -> Any:
-        headers = {"Authorization": self._auth} if authenticated and self._auth else {}
+        headers = {"Authorization": self._auth} if authenticated and self._auth else None
         body = {"id": next(self._ids), "method": method, "params": params}
-        if self.pacer:
-            await self.pacer.acquire()
-        try:
-            response = await self._http.post(self.url, json=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"Tryton did not answer {method} in time", system=self.settings.system,
-                                 detail=str(exc)) from exc
-        except httpx.TransportError as exc:
-            raise TransientError(f"cannot reach Tryton at {self.settings.url}: {exc}",
-                                 system=self.settings.system) from exc
-        finally:
-            if self.pacer:
-                self.pacer.release()
-        return decode(self._result(method, response))
+        payload = await self.http.call("POST", "/rpc/", json_body=body, headers=headers, what=method,
+                                       safe=method.endswith(READ_ONLY), inspect=self._inspect)
+        return decode((payload or {}).get("result"))
 
-    def _result(self, method: str, response: httpx.Response) -> Any:
-        system = self.settings.system
-        if response.status_code in (401, 403):
-            raise AuthError(f"Tryton refused {method}: session or credentials not accepted", system=system,
-                            status=response.status_code)
-        if response.status_code == 503:
-            raise Unavailable(f"Tryton is unavailable ({method})", system=system, status=503)
-        if response.status_code >= 500:
-            raise TransientError(f"Tryton failed on {method} (HTTP {response.status_code})", system=system,
-                                 status=response.status_code, detail=response.text[:500])
-        if response.status_code >= 400:
-            raise RejectedError(f"Tryton rejected {method} (HTTP {response.status_code})", system=system,
-                                status=response.status_code, detail=response.text[:500])
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise TransientError(f"Tryton answered {method} with something that is not JSON", system=system,
-                                 detail=response.text[:200]) from exc
-        if payload.get("error"):
-            raise tryton_error(method, payload["error"], system)
-        return payload.get("result")
+    def _inspect(self, body: Any, response: Any) -> None:
+        if isinstance(body, dict) and body.get("error"):
+            method = (json.loads(response.request.content) or {}).get("method", "call")
+            raise tryton_error(method, body["error"], self.system)
+
+    async def aclose(self) -> None:
+        """Close the HTTP session."""
+        await self.http.aclose()
 
 
 def tryton_error(method: str, error: Any, system: str) -> Exception:
