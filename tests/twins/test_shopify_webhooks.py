@@ -241,3 +241,25 @@ def test_without_faults_deliveries_arrive_in_trigger_order():
         made = [shop.state.create_customer({"email": f"c{i}@example.com"})["id"] for i in range(15)]
         assert shop.state.webhooks.wait_idle(10)
         assert [json.loads(r["body"])["admin_graphql_api_id"] for r in recv.received] == made
+
+
+def test_the_shopify_connector_accepts_every_twin_delivery():
+    """Interoperation check: the connector's declared webhook verification and parsing take the twin's deliveries."""
+    from doohickey.connectors import load
+
+    spec = load("shopify").webhooks
+    assert spec is not None
+    with served_shop(secret="s3cret") as shop, receiver() as recv:
+        catalogue(shop.state)
+        for topic in TOPICS:
+            shop.http.post("/_twin/webhooks", json={"topic": topic, "address": recv.url})
+        _full_story(shop)
+        assert shop.state.webhooks.wait_idle(10)
+        assert {r["headers"]["x-shopify-topic"] for r in recv.received} == set(TOPICS)
+        for delivery in recv.received:
+            headers, body = delivery["headers"], delivery["body"]
+            assert spec.verify(headers, body, "s3cret"), headers["x-shopify-topic"]
+            assert not spec.verify(headers, body[:-1] + b' }', "s3cret")
+            parsed = spec.parse(headers, body)
+            assert parsed.delivery_id == headers["x-shopify-webhook-id"]
+            assert parsed.topic == headers["x-shopify-topic"]
