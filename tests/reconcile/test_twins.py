@@ -133,3 +133,18 @@ async def test_clean_systems_report_nothing_twice_and_nothing_is_written(env: En
             run = await reconcile(spec, *sides(env, spec), repair=repair, clock=env.clock)
             assert run.found.clean, run.summary()
     assert repair_erp.requests == [] and repair_shop.requests == [] and env.shop.writes == []
+
+
+@pytest.mark.anyio
+async def test_the_engine_finds_the_existing_erp_customer_before_creating_one(env: Env) -> None:
+    from doohickey.reconcile.matching import find_existing, parse_rules
+
+    rules = parse_rules(["email", "phone", {"fuzzy": "name+address", "threshold": 0.92}])
+    made = await env.erp.write(WriteRequest("customer", "create", {
+        "email": "jane.doe@example.com", "first_name": "Jane", "last_name": "Doe", "phone": "4155550100"}))
+    by_email = await find_existing(env.erp, {"email": "Jane.Doe@Example.com", "first_name": "Jane"}, rules)
+    assert by_email is not None and by_email[1].external_id == made.external_id and by_email[0].rule == "email"
+    by_phone = await find_existing(env.erp, {"email": "jd@work.example", "phone": "+1 (415) 555-0100"}, rules)
+    assert by_phone is not None and by_phone[1].external_id == made.external_id and by_phone[0].rule == "phone"
+    assert await find_existing(env.erp, {"email": "someone@else.example", "first_name": "Jane",
+                                         "last_name": "Doe"}, rules) is None

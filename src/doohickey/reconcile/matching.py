@@ -31,6 +31,7 @@ import numpy as np
 import phonenumbers
 from rapidfuzz import fuzz, process
 
+from doohickey.errors import DoohickeyError
 from doohickey.reconcile.diff import ReconcileError
 
 FUZZY_FIELDS = ("name", "address", "postcode", "city", "birth_date", "company")
@@ -351,6 +352,39 @@ def _score_against(candidate: Profile, others: list[Profile], rule: Rule) -> Any
         total += np.where(present, scores / 100, 0)
         count += present
     return np.where(count > 0, total / np.maximum(count, 1), 0)
+
+
+async def find_existing(client: Any, data: Mapping[str, Any], rules: MatchRules = DEFAULT_RULES, *,
+                        index: CustomerIndex | None = None, entity: str = "customer") -> tuple[Match, Any] | None:
+    """The target System's existing customer for canonical ``data``, asked of the System itself.
+
+    For the engine, before it creates a customer: the exact rules that a System can search by
+    (e-mail, phone) go through ``client.find``, and every hit is confirmed on the normalised value
+    (a System's own search may be looser or stricter); the fuzzy rule needs ``index`` (the target's
+    customers, kept by the caller). Returns the Match and the found Record (``None`` for index hits).
+    """
+    candidate = profile_of(data, rules=rules)
+    for rule in rules.exact:
+        value = candidate.value(rule.key)
+        if not value or rule.key not in ("email", "phone"):
+            continue
+        raw = str(data.get(rule.key) or value)
+        for query in dict.fromkeys((raw, value)):
+            try:
+                found = await client.find(entity, {rule.key: query})
+            except DoohickeyError:
+                break  # this System cannot search by this key; the next rule may still decide
+            for record in found:
+                other = profile_of(record.data, id=record.external_id, rules=rules)
+                if other.value(rule.key) == value:
+                    return Match(candidate.id, other.id, rule.key, 1.0, (f"same {rule.key}: {value}",)), record
+    if index is not None and rules.fuzzy is not None:
+        fuzzy_only = CustomerIndex(MatchRules((rules.fuzzy,), rules.region, rules.gmail, rules.plus, rules.max_block),
+                                   index.profiles, index.exact, index.blocks)
+        match = find_match(candidate, fuzzy_only)
+        if match is not None:
+            return match, None
+    return None
 
 
 # --- batch dedupe ---------------------------------------------------------------------------------------
