@@ -265,6 +265,14 @@ def test_customer_create_and_duplicate_email(shop):
     assert dup["userErrors"] == [{"field": ["email"], "message": "Email has already been taken"}]
     bad = shop.data(CUSTOMER_CREATE, {"input": {"email": "not-an-email"}})["customerCreate"]
     assert bad["userErrors"][0]["message"] == "Email is invalid"
+    zoe = made["customerCreate"]["customer"]["id"]
+    update = """mutation($input: CustomerInput!) { customerUpdate(input: $input) {
+      customer { id lastName tags updatedAt } userErrors { field message } } }"""
+    changed = shop.data(update, {"input": {"id": zoe, "lastName": "Ødegård", "tags": ["vip"]}})["customerUpdate"]
+    assert changed["userErrors"] == [] and changed["customer"]["lastName"] == "Ødegård"
+    assert changed["customer"]["tags"] == ["vip"]
+    missing = shop.data(update, {"input": {"id": "gid://shopify/Customer/1", "note": "x"}})["customerUpdate"]
+    assert missing["customer"] is None and missing["userErrors"][0]["field"] == ["id"]
 
 
 def test_order_create_refuses_unknown_variant_and_zero_quantity(shop):
