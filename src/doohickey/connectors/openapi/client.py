@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -39,6 +40,14 @@ from doohickey.errors import (
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*rel="?next"?', re.I)
 _ID_FILTERS = ("id", "id:in", "ids", "include", "id[in]", "filter[id]")
 MAX_SCAN_PAGES = 50
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful HTTP answer and its parsed JSON body (``None`` when empty)."""
+
+    response: httpx.Response
+    body: Any
 
 
 def dig(data: Any, path: str) -> Any:
@@ -230,7 +239,7 @@ class OpenAPIClient:
     # -- HTTP ----------------------------------------------------------------------------------
 
     async def _send(self, method: str, url: str, what: str, *, safe: bool | None = None,
-                    **kwargs: Any) -> httpx.Response:
+                    **kwargs: Any) -> Answer:
         """One request with short retries inside the call (the engine does the long, durable ones).
 
         Transient failures are tried again within a small budget, honouring Retry-After; a
@@ -262,7 +271,7 @@ class OpenAPIClient:
         wait = asked if asked is not None else budget.backoff * 2 ** (attempt - 1)
         return None if spent + wait > budget.seconds else wait
 
-    async def _send_once(self, method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    async def _send_once(self, method: str, url: str, what: str, **kwargs: Any) -> Answer:
         pacer = self.options.pacer
         if pacer is not None:
             await pacer.acquire()
@@ -285,7 +294,17 @@ class OpenAPIClient:
         if pacer is not None:
             pacer.observe(retry_after=_retry_after(response) if response.status_code == 429 else None)
         raise_for(response, self.system, what)
-        return response
+        body: Any = None
+        if response.content and response.status_code != 204:
+            try:
+                body = response.json()
+            except ValueError:
+                # a cut or garbled body: for a read, asking again is harmless; a write may have happened
+                raise TransientError(f"{self.system} answered {what} with a body that is not valid JSON "
+                                     f"(HTTP {response.status_code}, {len(response.content)} bytes)",
+                                     system=self.system, status=response.status_code,
+                                     detail=response.text[:300]) from None
+        return Answer(response, body)
 
     def _record(self, entity: EntityProfile, data: Any) -> Record:
         if not isinstance(data, dict):
@@ -336,8 +355,8 @@ class OpenAPIClient:
             url, params = cursor, {}
         else:
             url = self._url(ent, op, self.settings.options, None)
-        response = await self._send("GET", url, f"listing {entity}", params=params)
-        body = response.json()
+        answer = await self._send("GET", url, f"listing {entity}", params=params)
+        body, response = answer.body, answer.response
         rows = dig(body, ent.records_path)
         if not isinstance(rows, list) and isinstance(body, dict):
             # the document did not say where the records are: take the answer's only list
@@ -382,10 +401,10 @@ class OpenAPIClient:
             found = await self._scan(ent, {ent.id_field: external_id}, self._id_filter(ent))
             return found[0] if found else None
         try:
-            response = await self._send("GET", self._url(ent, op, {}, external_id), f"reading {entity} {external_id}")
+            answer = await self._send("GET", self._url(ent, op, {}, external_id), f"reading {entity} {external_id}")
         except NotFoundError:
             return None
-        return self._record(ent, dig(response.json(), op.record_path))
+        return self._record(ent, dig(answer.body, op.record_path))
 
     def _id_filter(self, ent: EntityProfile) -> str:
         filters = ent.operations["list"].filters if "list" in ent.operations else []
@@ -451,10 +470,10 @@ class OpenAPIClient:
         else:
             kwargs["json"] = body
         safe = None if op.method != "POST" else bool(headers)  # an idempotency key makes a POST repeatable
-        response = await self._send(op.method, url, what, safe=safe, **kwargs)
-        if action == "delete" or not response.content:
+        reply = await self._send(op.method, url, what, safe=safe, **kwargs)
+        if action == "delete" or reply.body is None:
             return WriteResult(external_id=request.external_id or "", data={})
-        answer = dig(response.json(), op.record_path)
+        answer = dig(reply.body, op.record_path)
         if isinstance(answer, list):
             answer = answer[0] if answer else {}
         record = self._record(ent, answer if isinstance(answer, dict) else {})
