@@ -203,6 +203,8 @@ def test_partial_fulfilment_with_tracking_then_the_rest(shop):
     level = shop.state.level(int(shop.state.variant_by_sku("SHIRT-S")["inventoryItem"]["__ref"].rsplit("/", 1)[1]),
                              int(shop.refs["main"]["id"].rsplit("/", 1)[1]))
     assert level == {**level, "on_hand": 7, "committed": 0, "available": 7}
+    assert shop.state.stock("SHIRT-S") == {"Main warehouse": {"available": 7, "on_hand": 7, "committed": 0}}
+    assert shop.state.order_by_name(order["name"])["displayFulfillmentStatus"] == "FULFILLED"
 
 
 CANCEL = """mutation($id: ID!) { orderCancel(orderId: $id, reason: CUSTOMER, restock: true, refund: true) {

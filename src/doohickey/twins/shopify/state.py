@@ -433,6 +433,20 @@ class ShopState:
                                                       "updatedAt": now})
             return after
 
+    def stock(self, sku: str) -> dict[str, dict[str, int]]:
+        """Stock of ``sku`` per location name: ``{"Main": {"available", "on_hand", "committed"}}``."""
+        variant = self.variant_by_sku(sku)
+        if variant is None:
+            raise KeyError(f"no variant with SKU {sku!r}")
+        names = {parse_gid(loc["id"]): loc["name"] for loc in self.all("Location")}
+        return {names.get(level["location"], str(level["location"])):
+                {key: level[key] for key in ("available", "on_hand", "committed")}
+                for level in self.levels(item_num=parse_gid(variant["inventoryItem"]["__ref"]))}
+
+    def order_by_name(self, name: str) -> dict[str, Any] | None:
+        """The order called ``name`` (``#1001``), or None."""
+        return self.find_one("Order", "name", name if name.startswith("#") else f"#{name}")
+
     def set_stock(self, sku: str, location: str | None, *, available: int | None = None,
                   on_hand: int | None = None) -> dict[str, int]:
         """Set the stock of ``sku`` at a location (by name or GID; primary when None) as a merchant would."""
