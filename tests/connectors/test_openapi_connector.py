@@ -361,3 +361,20 @@ async def test_erp_twin_faults_are_waited_out_retried_or_surfaced() -> None:
                 await client.read("product", limit=5)
         finally:
             await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_preflight_option_refuses_a_create_before_sending(erp: tuple[str, Any]) -> None:
+    url, twin = erp
+    before = twin.state.count("sales_orders")
+    client = client_for(url, {"api_key": DEFAULT_API_KEY}, preflight=True)
+    try:
+        with pytest.raises(RejectedError) as refused:
+            await client.write(WriteRequest("order", "create", {"external_ref": "PF-1", "status": "paid",
+                                                                "lines": [{"quantity": "2"}]}))
+    finally:
+        await client.aclose()
+    message = refused.value.message
+    assert "checked against SalesOrderIn before sending" in message
+    assert "lines[0].item_code: is required but missing" in message and "status: 'paid' is not an allowed" in message
+    assert twin.state.count("sales_orders") == before

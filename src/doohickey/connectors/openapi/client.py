@@ -450,6 +450,8 @@ class OpenAPIClient:
         if action != "create" and not request.external_id and not op.batch:
             raise RejectedError(f"{self.system}: {action} of a {request.entity} needs its external id",
                                 system=self.system)
+        if action == "create" and self.settings.options.get("preflight") and ent.write_fields:
+            self._preflight(ent, request)
         body: Any = dict(request.data)
         if op.batch:
             if request.external_id and action != "create":
@@ -479,6 +481,17 @@ class OpenAPIClient:
         record = self._record(ent, answer if isinstance(answer, dict) else {})
         return WriteResult(external_id=record.external_id or request.external_id or "", version=record.version,
                            data=record.data)
+
+    def _preflight(self, ent: EntityProfile, request: WriteRequest) -> None:
+        """Refuse a create the document's schema already rules out, saying which fields and why."""
+        from doohickey.discover.preflight import preflight
+
+        problems = preflight(request.data, ent.write_fields)
+        if problems:
+            listed = "; ".join(str(p) for p in problems[:10])
+            raise RejectedError(f"{self.system}: the {ent.name} would be refused (checked against "
+                                f"{ent.write_schema or 'the API document'} before sending): {listed}",
+                                system=self.system)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
