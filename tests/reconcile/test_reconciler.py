@@ -88,7 +88,7 @@ async def test_digest_mismatch_gets_the_owner_values_from_the_owner_system() -> 
     erp = MemoryClient("erp", {"customer": {"E1": {**person, "last_name": "Leigh"}}})
     run = await reconcile(spec, Source("shop", shop), Source("erp", erp), clock=ManualClock())
     (d,) = run.found.discrepancies
-    assert d.owner_id == "c1" and ("last_name", "Lee") in [(f.name, f.owner) for f in d.fields]
+    assert d.owner_id == "c1" and [(f.name, f.owner, f.other) for f in d.fields] == [("last_name", "Lee", "Leigh")]
 
 
 @pytest.mark.anyio

@@ -466,7 +466,7 @@ class Diff:
         mismatched = 0
         for i in compress(range(len(keys)), map(operator.ne, olds, sigs)):
             if not absent[i]:
-                mismatched += self._compare(keys[i], ids[i], olds[i], sigs[i])
+                mismatched += self._compare(keys[i], ids[i], olds[i], sigs[i], rows[i], columns)
         # Popping matched keys and remembering them in a second map measured faster than marking them in place.
         if ids is keys:
             self._seen_keys.update(keys)  # a set is about twice as fast to fill as a dict
@@ -499,15 +499,19 @@ class Diff:
             self._add(Discrepancy(Kind.ORPHAN, self.spec.entity, _key_text(key), other_ids=(ident,),
                                   note="no owner record with this key"))
 
-    def _compare(self, key: Any, ident: str, old: Any, new: Any) -> bool:
+    def _compare(self, key: Any, ident: str, old: Any, new: Any, row: Any, columns: Sequence[str] | None) -> bool:
         spec = self.spec
         if self._digest:
             diffs = self._field_diffs(self._tolerant, old[1:], new[1:])
             if old[0] == new[0] and not diffs:
                 return False
-            note = "owner values to be fetched" if old[0] != new[0] else ""
+            if old[0] != new[0]:
+                # Only a hash of the owner's exact fields is kept: record the other's values now; the caller
+                # reads the owner's record afterwards (see ``needs_owner_values``) and keeps the differing fields.
+                diffs = [FieldDiff(f.name, None, tf.fn(_getter(f.other, columns)(row)))
+                         for f, tf in zip(spec.fields, self._transforms, strict=True)]
             self._add(Discrepancy(Kind.MISMATCH, spec.entity, _key_text(key), other_ids=(ident,),
-                                  fields=tuple(diffs), note=note))
+                                  fields=tuple(diffs), note="owner values to be fetched" if old[0] != new[0] else ""))
             return True
         olds = old if len(spec.fields) > 1 else (old,)
         news = new if len(spec.fields) > 1 else (new,)
@@ -522,7 +526,7 @@ class Diff:
             rule = self.spec.fields[i]
             if a == b:
                 continue
-            if rule.tolerance and _within(a, b, rule.tolerance):
+            if rule.tolerance and within_tolerance(a, b, rule.tolerance):
                 continue
             out.append(FieldDiff(rule.name, a, b))
         return out
@@ -560,7 +564,8 @@ def _digest(values: tuple[Any, ...]) -> bytes:
     return hashlib.blake2b(repr(values).encode(), digest_size=8).digest()
 
 
-def _within(a: Any, b: Any, tolerance: Decimal | float | int) -> bool:
+def within_tolerance(a: Any, b: Any, tolerance: Decimal | float | int) -> bool:
+    """Whether two numbers differ by at most ``tolerance`` (exactly, in decimal); non-numbers never are."""
     try:
         return abs(Decimal(str(a)) - Decimal(str(b))) <= Decimal(str(tolerance))
     except (InvalidOperation, TypeError, ValueError):

@@ -33,6 +33,7 @@ from doohickey.reconcile.diff import (
     Kind,
     ReconcileError,
     transform,
+    within_tolerance,
 )
 from doohickey.reconcile.readers import client_pages, record_row
 
@@ -354,7 +355,12 @@ async def _fill_owner_values(spec: ReconcileSpec, owner: Source, result: DiffRes
         if record is None:
             continue
         row = record_row(record)
-        fields = tuple(FieldDiff(r.name, _owner_value(r, row), None) for r in rules)
+        if owner.project is not None:
+            row = dict(owner.project(row))
+        theirs = {f.name: f.other for f in d.fields}
+        fields = tuple(FieldDiff(r.name, mine, theirs.get(r.name)) for r in rules
+                       if (mine := _owner_value(r, row)) != theirs.get(r.name)
+                       and not (r.tolerance and within_tolerance(mine, theirs.get(r.name), r.tolerance)))
         result.discrepancies[n] = replace(d, owner_id=record.external_id, fields=fields, note="")
 
 
