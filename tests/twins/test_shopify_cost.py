@@ -86,3 +86,15 @@ def test_outage_and_malformed_faults_on_the_shopify_endpoint():
         except ValueError:
             pass
         assert shop.gql("{ shop { name } }")["data"]["shop"]["name"]
+
+
+def test_plan_sets_the_published_restore_rate():
+    with served_shop(plan="plus") as shop:
+        status = shop.gql("{ shop { name } }")["extensions"]["cost"]["throttleStatus"]
+        assert status["restoreRate"] == 1000.0 and status["maximumAvailable"] == 1000.0
+    import pytest
+
+    from doohickey.twins import create_twin
+
+    with pytest.raises(ValueError, match="unknown Shopify plan"):
+        create_twin("shopify", plan="gold")

@@ -6,7 +6,10 @@
 * ``secret`` (``twin_app_secret``): the app secret that signs webhooks;
 * ``shop_domain``, ``currency``, ``db_path`` (``:memory:`` or a SQLite file);
 * ``maximum_available`` / ``restore_rate`` (1000 / 50, Shopify's published example):
-  the cost bucket; ``throttled_status`` (200): HTTP status of a THROTTLED answer;
+  the cost bucket; or ``plan`` (``standard``, ``advanced``, ``plus``, ``enterprise``) for the
+  restore rate Shopify publishes per plan (100 / 200 / 1000 / 2000 points per second; the bucket
+  size per plan is not published, so ``maximum_available`` stays yours to set);
+  ``throttled_status`` (200): HTTP status of a THROTTLED answer;
 * ``webhook_retry_scale`` (1.0): multiply the retry backoff (e.g. 0.0001 in tests),
   ``webhook_timeout`` (5 s), ``webhook_transport`` (an httpx transport), ``api_version``;
 * ``result_cache`` (True): answer a repeated read query from the last result while nothing changed;
@@ -39,6 +42,8 @@ from doohickey.twins.shopify.webhooks import WebhookDeliverer
 DEFAULT_TOKEN = "shpat_twin_token"
 DEFAULT_SECRET = "twin_app_secret"
 GRAPHQL_PATH = "/admin/api/*/graphql.json"
+# GraphQL Admin API points per second by plan (shopify.dev rate-limits page, contracts/shopify/REST-LIMITS.md).
+PLAN_RESTORE_RATES = {"standard": 100.0, "advanced": 200.0, "plus": 1000.0, "enterprise": 2000.0}
 
 
 def create_twin(
@@ -52,7 +57,8 @@ def create_twin(
     currency: str = "USD",
     db_path: str = ":memory:",
     maximum_available: float = 1000.0,
-    restore_rate: float = 50.0,
+    restore_rate: float | None = None,
+    plan: str | None = None,
     throttled_status: int = 200,
     api_version: str = "2025-10",
     webhook_retry_scale: float = 1.0,
@@ -68,7 +74,10 @@ def create_twin(
     clock = clock or SYSTEM_CLOCK
     faultset = make_faultset(faults, seed, clock)
     state = ShopState(clock=clock, path=db_path, shop_domain=shop_domain, currency=currency)
-    bucket = Bucket(clock, Throttle(maximum_available, restore_rate))
+    if plan is not None and plan not in PLAN_RESTORE_RATES:
+        raise ValueError(f"unknown Shopify plan {plan!r}; choose one of {', '.join(PLAN_RESTORE_RATES)}")
+    rate = restore_rate if restore_rate is not None else PLAN_RESTORE_RATES.get(plan or "", 50.0)
+    bucket = Bucket(clock, Throttle(maximum_available, rate))
     deliverer = WebhookDeliverer(state, faultset, secret=secret, api_version=api_version, clock=clock, seed=seed,
                                  transport=webhook_transport, retry_scale=webhook_retry_scale,
                                  timeout=webhook_timeout)
