@@ -362,6 +362,12 @@ async def _fill_owner_values(spec: ReconcileSpec, owner: Source, result: DiffRes
                        if (mine := _owner_value(r, row)) != theirs.get(r.name)
                        and not (r.tolerance and within_tolerance(mine, theirs.get(r.name), r.tolerance)))
         result.discrepancies[n] = replace(d, owner_id=record.external_id, fields=fields, note="")
+    # A record the owner changed back between the two reads no longer differs: it is not drift.
+    settled = [d for d in result.discrepancies if d.kind == Kind.MISMATCH and not d.fields]
+    if settled:
+        result.discrepancies[:] = [d for d in result.discrepancies if d.kind != Kind.MISMATCH or d.fields]
+        result.counts["mismatch"] -= len(settled)
+        result.matched += len(settled)
 
 
 def _owner_value(rule: FieldRule, row: Mapping[str, Any]) -> Any:
