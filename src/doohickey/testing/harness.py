@@ -160,13 +160,14 @@ class Sandbox:
                 return None
             await asyncio.sleep(every)
 
-    async def settle(self, *, timeout: float = 20.0, quiet: float = 0.3) -> bool:
-        """Wait until no Event is pending or running for ``quiet`` seconds (retries included); False on timeout."""
+    async def settle(self, *, timeout: float = 20.0, quiet: float = 0.3, flow: str | None = None) -> bool:
+        """Wait until no Event (of ``flow``) is pending or running for ``quiet`` seconds (retries included);
+        False on timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         calm_since: float | None = None
         while loop.time() < deadline:
-            if self.open_events() == 0 and self._webhooks_idle():
+            if self.open_events(flow) == 0 and self._webhooks_idle():
                 calm_since = calm_since or loop.time()
                 if loop.time() - calm_since >= quiet:
                     return True
@@ -203,6 +204,12 @@ class Sandbox:
     def dead_letters(self, flow: str | None = None) -> list[Any]:
         """Open dead letters (of ``flow``)."""
         return deadletter.list_open(self.store, flow=flow)
+
+    def last_written(self, flow: str) -> dt.datetime | None:
+        """When the flow last wrote to its target."""
+        with self.store.begin() as conn:
+            return conn.execute(select(func.max(events.c.finished_at)).where(and_(
+                events.c.flow == flow, events.c.status == "done"))).scalar_one_or_none()
 
     def lags(self, flow: str, numbers: set[str] | None = None) -> list[float]:
         """Seconds from the source's change to written in the target, for the flow's written Events.
