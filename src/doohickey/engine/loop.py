@@ -78,9 +78,11 @@ class Engine:
         self.wake = asyncio.Event()
         self.inflight: set[str] = set()
         self.tasks: set[asyncio.Task[None]] = set()
-        self.slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self.slots: dict[str, asyncio.Semaphore] = {}
         self.tally = Tally()
         self.failure: RunFailed | None = None
+        self.grace = 10.0
         self.stopping = False
 
     # --- the loop ---------------------------------------------------------------------------------------
@@ -123,11 +125,20 @@ class Engine:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def finish_inflight(self) -> None:
-        """Wait for the Events in flight to finish (a graceful stop loses nothing)."""
+    async def finish_inflight(self, grace: float | None = None) -> None:
+        """Let the Events in flight finish for up to ``grace`` seconds, then cancel the rest.
+
+        A cancelled Event stays "running" in the store and is taken back at the next start; if its
+        write had reached the target, the runner finds the record there instead of writing it again.
+        """
         self.stopping = True
-        if self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+        tasks = list(self.tasks)
+        if tasks:
+            _done, waiting = await asyncio.wait(tasks, timeout=self.grace if grace is None else grace)
+            for task in waiting:
+                task.cancel()
+            if waiting:
+                await asyncio.gather(*waiting, return_exceptions=True)
         self.stopping = False
 
     async def drain(self, *, timeout: float = 60.0, settle: float = 0.0) -> bool:
@@ -160,7 +171,10 @@ class Engine:
                     continue
                 if flow.coalesce == "latest" and len(due) > 1:
                     head = self._coalesce(due)
-                async with self.slots:
+                # One budget of slots per target System, so a slow API (stock to a throttled shop) never
+                # starves the flows writing elsewhere.
+                slots = self.slots.setdefault(flow.target, asyncio.Semaphore(self.concurrency))
+                async with slots:
                     if not await self._run_one(head):
                         return
         except Exception as exc:  # a bug must not kill the loop; the Event stays pending and is retried
@@ -280,7 +294,9 @@ def dead_letter_reason(target: str, event: ev.Event, outcome: Outcome, tries: in
     if outcome.verdict == Verdict.RETRY:
         return f"gave up on {what} after {tries} attempts ({policy.retries} retries): {outcome.message}"
     if outcome.kind == "RejectedError":
-        return f"{target} rejected {what}: {outcome.message}"
+        # "erp rejected the request (HTTP 400): product code X does not exist" -> keep the API's own words
+        said = outcome.message.split("): ", 1)[1] if "): " in outcome.message else outcome.message
+        return f"{target} rejected {what}: {said}"
     return f"{what} could not be written to {target}: {outcome.message}"
 
 

@@ -198,6 +198,8 @@ async def find_in_target(ctx: Context, flow: Flow, event: ev.Event, prepared: Pr
     before binding it, the record is found here and bound instead of created twice.
     """
     spec = ctx.connectors[flow.target].entities.get(flow.entity)
+    if spec is not None and "create" not in spec.actions:
+        return None  # upsert and set are safe to repeat: nothing to look for
     key_field = spec.key if spec else "id"
     value = prepared.data.get(key_field)
     if not value or key_field == "id":
