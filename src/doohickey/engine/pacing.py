@@ -39,9 +39,15 @@ class Pacers:
         """The Pacer of ``system`` (created on first use from the connector's PacingSpec)."""
         if system not in self.budgets:
             spec = connector.pacing
-            if self.scale != 1.0 and spec.kind != "none":
-                spec = PacingSpec(spec.kind, spec.rate * self.scale, spec.burst * self.scale, spec.max_concurrency)
-            self.budgets[system] = TokenBucketPacer.from_spec(spec, self.clock)
+            if spec.kind == "concurrency":
+                # A concurrency-capped API (NetSuite style) limits calls in flight, not calls per second.
+                self.budgets[system] = TokenBucketPacer(1e6, 1e6, max_concurrency=spec.max_concurrency or 1,
+                                                        clock=self.clock)
+            else:
+                if self.scale != 1.0 and spec.kind != "none":
+                    spec = PacingSpec(spec.kind, spec.rate * self.scale, spec.burst * self.scale,
+                                      spec.max_concurrency)
+                self.budgets[system] = TokenBucketPacer.from_spec(spec, self.clock)
             self.stats[system] = PaceStats()
         return self.budgets[system]
 
