@@ -1,9 +1,9 @@
 """Events in the store: recording incoming Records once, finding due work in order, and closing it.
 
 An Event is "Record X at version V must go through Flow F". Its idempotency key is a hash of
-(flow, system, entity, external id, version), unique in the store, so the same change arriving by
-webhook, again by webhook, and again by polling is recorded once (the later arrivals are audited
-as ``duplicate``). ``record_key`` groups the events of one record in one flow: they apply in
+(flow, system, entity, external id, version, content fingerprint), unique in the store, so the same
+change delivered twice, or read again by an overlapping poll, is recorded once (the later arrivals
+are audited as ``duplicate``). ``record_key`` groups the events of one record in one flow: they apply in
 version order, one at a time, while different records run in parallel.
 """
 
@@ -23,9 +23,14 @@ from doohickey.engine import audit as audit_log
 from doohickey.engine.store import Store, events
 
 
-def idempotency_key(flow: str, system: str, entity: str, external_id: str, version: str) -> str:
-    """The unique key of one change going through one flow."""
-    raw = "\x1f".join((flow, system, entity, external_id, version))
+def idempotency_key(flow: str, system: str, entity: str, external_id: str, version: str, content: str = "") -> str:
+    """The unique key of one change going through one flow.
+
+    ``content`` (the record's fingerprint) is part of it because APIs stamp versions to the second
+    (Shopify's ``updated_at``): two real changes within one second share a version, and the second
+    must not be taken for a duplicate. A re-delivery carries the same content, so it still is one.
+    """
+    raw = "\x1f".join((flow, system, entity, external_id, version, content))
     return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
@@ -87,7 +92,8 @@ def record(store: Store, conn: Connection, items: Iterable[Incoming], now: dt.da
     rows, notes = [], []
     for item in items:
         rec = item.record
-        key = idempotency_key(item.flow, rec.system, rec.entity, rec.external_id, rec.version) + item.key_suffix
+        key = idempotency_key(item.flow, rec.system, rec.entity, rec.external_id, rec.version,
+                              rec.fingerprint) + item.key_suffix
         rows.append({
             "idempotency_key": key, "flow": item.flow, "system": rec.system, "entity": rec.entity,
             "external_id": rec.external_id, "version": rec.version or "",

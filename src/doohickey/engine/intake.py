@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from doohickey.clock import SYSTEM_CLOCK, Clock
 from doohickey.connectors.spec import Client, Connector, Record
+from doohickey.engine import audit as audit_log
 from doohickey.engine import events as ev
 from doohickey.engine.store import Store, cursors, deliveries
 from doohickey.model import parse_time
@@ -105,6 +106,10 @@ class Intake:
                 "received_at": now, "status": "accepted" if items else "ignored", "events": len(items),
                 "reason": None if items else "no flow takes this topic"}], conn)
             if not fresh and delivery.delivery_id:
+                audit_log.note_many(conn, [{
+                    "at": now, "flow": item.flow, "system": item.record.system, "entity": item.record.entity,
+                    "external_id": item.record.external_id, "action": "duplicate",
+                    "detail": f"webhook delivery {delivery.delivery_id} received again (ignored)"} for item in items])
                 return Answer(200, {"status": "duplicate", "delivery_id": delivery.delivery_id})
             ids = ev.record(self.store, conn, items, now)
         if ids:
