@@ -32,7 +32,7 @@ def test_command(
     from doohickey.plan import load_plan
     from doohickey.testing.runner import run_tests, select_cases
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     if env not in ENVS:
         console.print(f"[red]error:[/red] --env {env}: test cases place and cancel orders, so they run only "
                       f"against the sandbox (twins, or test systems the plan's sandbox connections point to)")

@@ -42,7 +42,7 @@ async def refund(ctx: Context) -> None:
         found = await erp.find("refund", {"order_number": number})
         return found if len(found) >= n else None
 
-    first = await ctx.sandbox.wait_for(lambda: credited(1), timeout=10)
+    first = await ctx.sandbox.wait_for(lambda: credited(1), timeout=6)
     await next_version()
     shop.refund(state, number, None, shipping=True, note="customer returned the rest")
     if first:
@@ -101,7 +101,8 @@ async def partial_shipment(ctx: Context) -> None:
     async def both_shown():
         return len(shop.fulfilments(state, number)) >= 2 or None
 
-    await ctx.sandbox.wait_for(both_shown, timeout=20)
+    poll = flow.trigger.poll.total_seconds() if flow.trigger.poll else 0
+    await ctx.sandbox.wait_for(both_shown, timeout=min(15.0, max(8.0, ctx.sandbox.scaled(poll) * 2)))
     await ctx.sandbox.settle()
     sent = parcels()
     shown = shop.fulfilments(state, number)

@@ -140,7 +140,7 @@ async def evaluate(ctx: Context, expect: dict[str, Any]) -> None:
             ctx.checks.that(where, spec, len(ctx.sandbox.dead_letters(flow)))
         elif key.startswith("alerts."):
             messages = messages if messages is not None else await ctx.sandbox.collect_alerts()
-            _, channel, what = (key.split(".", 2) + [""])[:3]
+            _, channel, what = [*key.split(".", 2), ""][:3]
             mine = [m for m in messages if m.channel == channel and not m.recovery]
             if what == "mentions":
                 ctx.checks.that(where, f"~{spec}", "\n".join(m.text for m in mine) or "no alert")

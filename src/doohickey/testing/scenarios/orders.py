@@ -109,7 +109,8 @@ async def delayed_sync(ctx: Context) -> None:
     rows = [r for r in ctx.sandbox.event_rows(name) if str(r["data"].get("number")) == number]
     late = [r for r in rows if r["data"].get("financial_status") == "pending"]
     ctx.checks.add(f"{name}: the late, older version was not applied over the newer one",
-                   all(r["status"] == "skipped" for r in late), "skipped as stale", ", ".join(f"{r['status']} ({r['outcome']})" for r in late) or "not recorded")
+                   all(r["status"] == "skipped" for r in late), "skipped as stale",
+                   ", ".join(f"{r['status']} ({r['outcome']})" for r in late) or "not recorded")
     if target is not None:
         source = await shop_order(ctx, flow, number)
         ctx.checks.equal(f"{flow.target} order {number}: financial status applied", "paid",
@@ -149,7 +150,7 @@ async def failed_webhook(ctx: Context) -> None:
     ctx.orders.append(number)
     poll = flow.trigger.poll.total_seconds() if flow.trigger.poll else 0
     ctx.checks.add(f"{name} polls its source (the safety net)", bool(poll), "a poll interval", poll or "none")
-    await wait_for_order(ctx, flow, number, timeout=max(20.0, ctx.sandbox.scaled(poll) * 4))
+    await wait_for_order(ctx, flow, number, timeout=max(10.0, ctx.sandbox.scaled(poll) * 4) if poll else 5.0)
     await ctx.sandbox.settle()
     log = note_fault_log(ctx, flow.source)
     ctx.checks.add("webhooks lost by the storefront", any(e["kind"] == "webhook_loss" for e in log), "at least 1",

@@ -34,7 +34,7 @@ async def _orders_survive(ctx: Context, kind: str, window: float, per_system: in
     for system in systems:
         ctx.inject(system, Fault(kind=kind, start=0, end=window, seconds=0.5,
                                  message=f"{system} is down for the {ctx.case.name} scenario"))
-        for i in range(per_system):
+        for _ in range(per_system):
             numbers.append(shop.place_order(state, lines_for(ctx, 2), email=shopper(ctx, len(numbers)),
                                             shipping="9.90", tax_rate="0.0825")["name"])
         await asyncio.sleep(window)
@@ -68,7 +68,7 @@ def _optional_flow(ctx: Context, source: str, target: str):
 async def check_stock_agrees(ctx: Context, skus: list[str]) -> None:
     """The storefront shows the stock owner's available quantity for every SKU and shared location."""
     try:
-        name, flow = ctx.flow("stock", None, "storefront")
+        flow = ctx.flow("stock", None, "storefront")[1]
     except Exception:  # the plan does not sync stock
         return
     owner, shown = ctx.sandbox.client(flow.source), ctx.sandbox.client(flow.target)
