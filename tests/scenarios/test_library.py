@@ -126,12 +126,13 @@ def test_cancellation_fails_when_nobody_is_alerted() -> None:
     failing(result, "orders-to-erp: alert: expected an alert channel in on_failure, actual none in the plan")
 
 
-def test_partial_shipment_fails_when_shipments_never_reach_the_storefront() -> None:
+def test_partial_shipment_fails_when_the_fieldmap_loses_the_tracking_number() -> None:
     loaded = plan()
-    trigger = loaded.flows["shipments-to-shop"].trigger
-    trigger.webhook, trigger.poll = [], trigger.poll * 1000
+    loaded.flows["shipments-to-shop"].map = FieldMapSpec(passthrough=True, rows=[
+        MapRow.model_validate("tracking_number -> forgotten_tracking")])
     result = run(loaded, "partial-shipment")
-    assert "expected 2, actual 0" in failing(result, "shop order #1001: fulfilments shown")
+    sentence = failing(result, "shop order #1001: parcel 1 tracking number: expected ")
+    assert sentence.endswith("actual none")
 
 
 def test_manual_reconciliation_fails_when_repair_only_reports() -> None:

@@ -61,6 +61,7 @@ class Sandbox:
         self.alerter = Alerter({})
         self.alerts: list[Message] = []
         self._folder: Path | None = None
+        self._servers: list[Any] = []
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.started_at = dt.datetime.now(dt.UTC)
@@ -85,12 +86,25 @@ class Sandbox:
                 extra.update(pick_seconds=0.4, partial_share=0.0)
             twin_options[name] = {**extra, **opts.twin_options.get(name, {})}
         self._folder = Path(tempfile.mkdtemp(prefix="doohickey-scenario-"))
+        from doohickey.testing import real
+
+        try:
+            settings, self._servers = await real.start_trytons(self.plan, self._folder)
+        except BaseException:
+            await self._close()
+            raise
         self.runtime = Runtime(self.plan, RuntimeOptions(
             env=opts.env, store_url=f"sqlite:///{self._folder / 'state.sqlite'}", listen="127.0.0.1:0",
             seed=opts.seed, retry_scale=opts.time_scale, poll_scale=opts.time_scale, pace_scale=1 / opts.time_scale,
-            twin_faults=opts.faults, twin_options=twin_options))
+            twin_faults=opts.faults, twin_options=twin_options, settings=settings))
         try:
             await self.runtime.start()
+            for name in settings:
+                for location in await real.seed(self.runtime.clients[name], self.products(50)):
+                    for twin in self.runtime.twins.twins.values() if self.runtime.twins else ():
+                        if twin.name == "shopify":  # the shop stocks every SKU at that location too
+                            for variant in self.products(50):
+                                twin.state.set_stock(variant.sku, location, available=0)
         except BaseException:
             await self._close()
             raise
@@ -112,6 +126,9 @@ class Sandbox:
             await asyncio.gather(self._task, return_exceptions=True)
         if self.runtime is not None:
             await self.runtime.close()
+        from doohickey.testing import real
+
+        real.stop_all(self._servers)
         if self._folder is not None:
             shutil.rmtree(self._folder, ignore_errors=True)
 

@@ -78,8 +78,12 @@ async def check_order_copied(ctx: Context, flow_name: str, flow: Flow, number: s
         ctx.checks.add(f"{flow.source} order {number}", False, "present in the storefront", "not found")
         return None
     target, src = found[0].data, source.data
+    # Some ERPs (Tryton) book discount, shipping and tax as amount lines of the order, not on product lines:
+    # their records carry the total only, so that is what can be compared.
+    folded = "discount_total" not in target
     for name in ORDER_TOTALS:
-        ctx.checks.equal(f"{label}: {name}", src.get(name), target.get(name))
+        if name in target or not folded:
+            ctx.checks.equal(f"{label}: {name}", src.get(name), target.get(name))
     by_sku = {ln.get("sku"): ln for ln in target.get("lines") or []}
     ctx.checks.equal(f"{label}: number of lines", len(src.get("lines") or []), len(target.get("lines") or []))
     for line in src.get("lines") or []:
@@ -88,9 +92,10 @@ async def check_order_copied(ctx: Context, flow_name: str, flow: Flow, number: s
         if other is None:
             ctx.checks.add(f"{label}: line {sku}", False, f"quantity {line.get('quantity')}", "no such line")
             continue
-        for name in ("quantity", "unit_price", "discount"):
+        for name in ("quantity", "unit_price") if folded else ("quantity", "unit_price", "discount"):
             ctx.checks.equal(f"{label}: line {sku} {name}", line.get(name), other.get(name))
-        ctx.checks.equal(f"{label}: line {sku} tax", tax_of(line), tax_of(other))
+        if not folded:
+            ctx.checks.equal(f"{label}: line {sku} tax", tax_of(line), tax_of(other))
     if status:
         want = expected_status(ctx, flow, src)
         if want is not None:
