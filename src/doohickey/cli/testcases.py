@@ -58,7 +58,8 @@ def test_command(
             console.print(f"    [yellow]{result.skipped}[/yellow]")
         bf = result.metrics.get("black_friday")
         if bf:
-            console.print(f"    {bf['orders_placed']} orders at {bf['offered_per_minute']:g}/min offered; achieved "
+            console.print(f"    {bf['orders_placed']} orders placed in {bf['placed_in_s']:.1f} s "
+                          f"({bf['placed_per_minute']:g}/min; profile {bf['offered_per_minute']:g}/min); achieved "
                           f"{bf['achieved_per_minute']}/min; lag p50 {_s(bf['lag_p50_s'])} p95 {_s(bf['lag_p95_s'])}"
                           f" p99 {_s(bf['lag_p99_s'])}; lost {bf['lost']}, doubled {bf['doubled']}")
 
