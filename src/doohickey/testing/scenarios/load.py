@@ -68,7 +68,8 @@ async def black_friday(ctx: Context) -> None:
     ctx.metrics["black_friday"] = {
         "offered_per_minute": per_minute, "minutes": minutes, "orders_placed": len(numbers),
         "refused_by_storefront": refused, "placed_in_s": round(placed_in, 2),
-        "placed_per_minute": round(len(numbers) / placed_in * 60, 1) if placed_in else 0.0, "finished_in_s": round(finished_in, 2),
+        "placed_per_minute": round(len(numbers) / placed_in * 60, 1) if placed_in else 0.0,
+        "finished_in_s": round(finished_in, 2),
         "achieved_per_minute": round((len(numbers) - len(lost)) / finished_in * 60, 1) if finished_in else 0.0,
         "lost": len(lost), "doubled": len(doubled), "wrong_total": len(wrong_total), "settled": settled,
         "lag_p50_s": percentile(lags, 0.5), "lag_p95_s": percentile(lags, 0.95), "lag_p99_s": percentile(lags, 0.99),

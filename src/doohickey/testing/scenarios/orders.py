@@ -36,11 +36,13 @@ def _wms_flow(ctx: Context) -> tuple[str, object] | None:
 
 @scenario("happy-path", "A multi-line order with a discount code, taxes and a shipping fee reaches the ERP "
                         "exactly: same lines, discounts, taxes, shipping and totals, status per the status table, "
-                        "within the SLA; a paid order also reaches the warehouse.")
+                        "within the SLA; a paid order also reaches the warehouse, and the storefront then shows "
+                        "the stock owner's numbers for what was sold.")
 async def happy_path(ctx: Context) -> None:
     name, flow = ctx.flow("order", "storefront", "erp")
     state = ctx.storefront()
-    order = shop.place_order(state, lines_for(ctx, 3), email=shopper(ctx), discount_percent=10, shipping="9.90",
+    lines = lines_for(ctx, 3)
+    order = shop.place_order(state, lines, email=shopper(ctx), discount_percent=10, shipping="9.90",
                              tax_rate="0.0825", note="Gift wrap, please")
     number = order["name"]
     ctx.orders.append(number)
@@ -54,6 +56,9 @@ async def happy_path(ctx: Context) -> None:
         found = await target_orders(ctx, wms[1], number)
         ctx.checks.equal(f"{wms[1].target} order {number}: fulfilment requests", 1, len(found),
                          note=dead_letter_note(ctx, number) if not found else "")
+    from doohickey.testing.scenarios.trouble import check_stock_agrees
+
+    await check_stock_agrees(ctx, [ln["sku"] for ln in lines])
     check_no_dead_letters(ctx)
     check_sla(ctx, name, {number})
 
