@@ -78,7 +78,8 @@ async def test_stale_version_never_overwrites_newer(store: Store) -> None:
     assert await engine.drain(timeout=10)
     record_order(store, "1", "2026-01-01T10:00:00")
     assert await engine.drain(timeout=10)
-    assert [w.action for w in erp.writes] == ["create"]
+    # the newest version (cancelled) is applied: created, then cancelled; the stale one changes nothing
+    assert [w.action for w in erp.writes] == ["create", "cancel"]
     trail = audit.trace(store, "shop", "order", "1")
     assert any(e.action == "skipped" and e.detail.startswith("stale") for e in trail)
 

@@ -99,6 +99,7 @@ async def run_event(ctx: Context, event: ev.Event) -> Skip | Written:
         return Skip("no-action", f"{flow.target} {flow.entity} {binding.target_id if binding else ''} exists and "
                                  f"the connector has no update for this change")
     result = await write(ctx, flow, request)
+    result = await follow_up(ctx, flow, prepared, request, result)
     bound = bind(ctx, flow, event, prepared, result)
     return Written(request.action, result.external_id, bound, prepared.dropped)
 
@@ -231,6 +232,19 @@ def choose_write(ctx: Context, flow: Flow, event: ev.Event, prepared: Prepared,
         return None
     return WriteRequest(flow.entity, action, prepared.data, external_id=binding.target_id,
                         idempotency_key=event.idempotency_key)
+
+
+async def follow_up(ctx: Context, flow: Flow, prepared: Prepared, request: WriteRequest,
+                    result: WriteResult) -> WriteResult:
+    """A record first seen already cancelled is created, then cancelled, so the target ends in its state.
+
+    (When the create's webhook is late or lost, the first version the engine sees may be the cancelled one.)
+    """
+    spec = ctx.connectors[flow.target].entities.get(flow.entity)
+    cancelled = bool(prepared.data.get("cancelled_at")) or prepared.data.get("status") == "cancelled"
+    if request.action != "create" or not cancelled or spec is None or "cancel" not in spec.actions:
+        return result
+    return await write(ctx, flow, WriteRequest(flow.entity, "cancel", prepared.data, external_id=result.external_id))
 
 
 async def write(ctx: Context, flow: Flow, request: WriteRequest) -> WriteResult:

@@ -91,7 +91,10 @@ class Runtime:
             settings = {**self.twins.settings, **settings}
             secrets.update(self.twins.webhook_secrets())
         pacers = Pacers(opts.clock, scale=opts.pace_scale)
+        used = {f.source for f in self.plan.flows.values()} | {f.target for f in self.plan.flows.values()}
         for name, system in self.plan.systems.items():
+            if name not in used:
+                continue  # a System no flow touches needs no Connection
             self.connectors[name] = registry.load(system.connector)
             if name not in settings:
                 from doohickey.plan.secrets import connection_settings

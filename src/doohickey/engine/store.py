@@ -44,10 +44,13 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
+
+from doohickey.reconcile.history import define_tables
 
 metadata = MetaData()
 
@@ -194,29 +197,8 @@ audit = Table(
 )
 Index("ix_audit_record", audit.c.system, audit.c.entity, audit.c.external_id)
 
-reconcile_runs = Table(
-    "reconcile_runs", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("plan", String(200), nullable=False),
-    Column("name", String(100), nullable=False),
-    Column("entity", String(50), nullable=False),
-    Column("between", JSON, nullable=False),
-    Column("started_at", UtcDateTime, nullable=False),
-    Column("finished_at", UtcDateTime),
-    Column("counts", JSON),
-    Column("owner", String(200)),
-)
-
-discrepancies = Table(
-    "discrepancies", metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("run_id", BigInteger, nullable=False, index=True),
-    Column("kind", String(20), nullable=False),
-    Column("key", String(200)),
-    Column("source_id", String(200)),
-    Column("target_id", String(200)),
-    Column("fields", JSON),
-)
+# Reconciliation keeps its runs in the same store; the shape is reconciliation's own.
+reconcile_runs, discrepancies = define_tables(metadata)
 
 schema_version = Table(
     "schema_version", metadata,
@@ -230,9 +212,19 @@ def _v1_create_all(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _v2_reconcile_history(conn: Connection) -> None:
+    """Replace the first placeholder reconcile tables by reconciliation's own shape (they held nothing)."""
+    columns = {c["name"] for c in inspect(conn).get_columns("reconcile_runs")}
+    if "owner_system" not in columns:
+        discrepancies.drop(conn, checkfirst=True)
+        reconcile_runs.drop(conn, checkfirst=True)
+    metadata.create_all(conn, tables=[reconcile_runs, discrepancies])
+
+
 # Each migration is (version, description, function). Append only; never edit an applied one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "events, attempts, dead letters, bindings, cursors, deliveries, audit, reconcile runs", _v1_create_all),
+    (2, "reconcile runs and discrepancies in reconciliation's own shape", _v2_reconcile_history),
 ]
 LATEST = MIGRATIONS[-1][0]
 
