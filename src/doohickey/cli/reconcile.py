@@ -2,8 +2,8 @@
 
 Both are thin: they load the plan, connect the Systems it names (secrets by reference) and
 call :func:`doohickey.reconcile.reconciler.reconcile` or :mod:`doohickey.reconcile.matching`.
-Runs are recorded in ``.doohickey/reconcile.sqlite`` beside the plan (``--history`` to change),
-so the HTML report can chart drift over past runs.
+Runs are recorded in the engine's store (the plan's ``runtime.store``, else ``.doohickey/state.sqlite``;
+``--store`` to change), so the HTML report can chart drift over past runs.
 """
 
 from __future__ import annotations
@@ -85,17 +85,18 @@ def reconcile_command(
     repair: bool = typer.Option(False, "--repair", help="Push the owner's values for owned fields, then re-check."),
     report: Path | None = typer.Option(None, "--report", help="Write a report: .html, .csv or .json."),
     env: str = typer.Option("sandbox", "--env", help=ENV_HELP),
-    history_db: str | None = typer.Option(None, "--history", help="Where runs are stored (SQLAlchemy URL)."),
+    store_url: str | None = typer.Option(None, "--store", help="The engine's store, where runs are kept "
+                                         "(default: the plan's runtime.store, else .doohickey/state.sqlite)."),
 ) -> None:
     """Compare an entity across two Systems and report missing, orphan, mismatch and duplicate records."""
+    from doohickey.engine.store import Store, metadata
     from doohickey.reconcile.history import History
     from doohickey.reconcile.report import write_report
 
     try:
         loaded = _load(plan)
         names = _entries(loaded, entity)
-        url = history_db or f"sqlite:///{_state_dir(plan) / 'reconcile.sqlite'}"
-        history = History(url)
+        history = History(Store.open(store_url or loaded.runtime.store).engine, metadata)
         runs = asyncio.run(reconcile_plan(loaded, names, env=env, repair=repair, history=history))
     except DoohickeyError as exc:
         _fail(exc.message + (f" ({exc.detail})" if exc.detail else ""))
@@ -116,12 +117,6 @@ def reconcile_command(
             typer.echo(f"report: {target}")
     if any(run.status == "drift" for run in runs):
         raise typer.Exit(1)
-
-
-def _state_dir(plan: Path) -> Path:
-    path = plan.resolve().parent / ".doohickey"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 async def _customers(client: Any, page_size: int = 250) -> list[Any]:
