@@ -1,0 +1,261 @@
+"""Benchmark: the sync engine end to end on SQLite (WAL, fsync on every commit) with the ERP twin on loopback.
+
+Run: ``python bench/engine.py [--events 3000] [--rate 200] [--seconds 10]`` (prints a table; nothing is asserted).
+
+Three processes, so the load generator and the twin do not steal the engine's interpreter:
+the ERP twin (uvicorn on 127.0.0.1), the load generator (signed Shopify ``customers/create``
+webhooks over loopback HTTP) and the engine (webhook server, store, loop) in this process.
+Rows:
+
+* intake only: webhooks verified, parsed and committed (one fsync'd transaction each), engine idle;
+* end to end, null target: intake + runner + store, the target an in-memory client (the engine's ceiling);
+* end to end, ERP twin: every event creates a customer in the ERP twin over HTTP (a find, then a create);
+* fixed rate: latency from webhook received to written in the ERP twin, p50/p95/p99;
+* peak memory (max RSS) after the short and after the long run: flat means no growth with events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+SECRET = "bench-webhook-secret"
+
+
+# --- the load generator (its own process) -------------------------------------------------------------
+
+
+def _payload(i: int, run: str) -> tuple[bytes, dict[str, str]]:
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body = json.dumps({"id": 9_000_000 + i, "email": f"bench.{run}.{i}@example.com", "first_name": "Bench",
+                       "last_name": f"Customer {i}", "phone": None, "created_at": now, "updated_at": now,
+                       "addresses": [], "tags": "", "admin_graphql_api_id": f"gid://shopify/Customer/{9_000_000 + i}"},
+                      separators=(",", ":")).encode()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    return body, {"Content-Type": "application/json", "X-Shopify-Topic": "customers/create",
+                  "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Webhook-Id": f"{run}-{i}",
+                  "X-Shopify-Triggered-At": now, "X-Shopify-Event-Id": f"{run}-{i}"}
+
+
+async def _blast(url: str, run: str, start: int, n: int, rate: float | None, concurrency: int) -> dict[str, Any]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    statuses: dict[int, int] = {}
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        began = time.monotonic()
+
+        async def one(i: int) -> None:
+            body, headers = _payload(i, run)
+            answer = await client.post(url, content=body, headers=headers)
+            statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+        async def worker() -> None:
+            while True:
+                i = await queue.get()
+                try:
+                    await one(i)
+                finally:
+                    queue.task_done()
+
+        workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+        for k in range(n):
+            if rate:
+                delay = began + k / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await queue.put(start + k)
+        await queue.join()
+        for w in workers:
+            w.cancel()
+        return {"seconds": time.monotonic() - began, "statuses": statuses}
+
+
+def _blast_process(url: str, run: str, start: int, n: int, rate: float | None, concurrency: int, out: Any) -> None:
+    out.put(asyncio.run(_blast(url, run, start, n, rate, concurrency)))
+
+
+def blast(url: str, run: str, start: int, n: int, *, rate: float | None = None, concurrency: int = 32) -> dict:
+    """Send ``n`` signed webhooks from another process (at ``rate`` per second, or as fast as possible)."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_blast_process, args=(url, run, start, n, rate, concurrency, out))
+    proc.start()
+    result = out.get()
+    proc.join()
+    return result
+
+
+def _erp_twin_process(port_out: Any) -> None:
+    from doohickey.twins import create_twin
+    from doohickey.twins.server import TwinServer
+
+    twin = create_twin("erp", seed=1)
+    server = TwinServer(twin.app).start()
+    port_out.put((server.url, twin.info["api_key"]))
+    while True:
+        time.sleep(3600)
+
+
+# --- the engine (this process) ---------------------------------------------------------------------
+
+
+class NullClient:
+    """A target that accepts every write at once (to see the engine's own ceiling)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def find(self, entity: str, key: Any) -> list:
+        return []
+
+    async def write(self, request: Any) -> Any:
+        from doohickey.connectors.spec import WriteResult
+
+        self.n += 1
+        return WriteResult(f"NULL-{self.n}", "", {"id": f"NULL-{self.n}"})
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def _start(folder: str, erp_url: str, erp_key: str) -> Any:
+    from doohickey.connectors.spec import ConnectionSettings, Secret
+    from doohickey.engine.demo import EXAMPLE
+    from doohickey.engine.runtime import Runtime, RuntimeOptions
+    from doohickey.plan.load import load_plan
+
+    plan = load_plan(EXAMPLE)
+    plan = plan.model_copy(update={"flows": {"customers-to-erp": plan.flows["customers-to-erp"]}}, deep=True)
+    settings = {"shop": ConnectionSettings("shop", "http://127.0.0.1:9", {"token": Secret("x"),
+                                                                          "webhook_secret": Secret(SECRET)}),
+                "erp": ConnectionSettings("erp", erp_url, {"api_key": Secret(erp_key)})}
+    options = RuntimeOptions(env="production", store_url=f"sqlite:///{folder}/state.sqlite", listen="127.0.0.1:0",
+                             settings=settings, start_scheduler=False, concurrency=64)
+    return await Runtime(plan, options).start()
+
+
+def _store_stats(runtime: Any, run: str) -> dict[str, Any]:
+    from doohickey.engine.store import events
+
+    with runtime.store.begin() as conn:
+        rows = conn.execute(select(events.c.received_at, events.c.finished_at, events.c.status).where(
+            events.c.delivery_id.like(f"{run}-%"))).all()
+    done = [r for r in rows if r.status == "done"]
+    lat = sorted((r.finished_at - r.received_at).total_seconds() for r in done)
+    span = (max(r.finished_at for r in done) - min(r.received_at for r in done)).total_seconds() if done else 0
+    pick = (lambda q: lat[min(len(lat) - 1, int(len(lat) * q))] * 1000) if lat else (lambda q: float("nan"))
+    return {"recorded": len(rows), "written": len(done), "span": span, "p50": pick(0.5), "p95": pick(0.95),
+            "p99": pick(0.99), "mean": statistics.fmean(lat) * 1000 if lat else float("nan")}
+
+
+async def _wait_written(runtime: Any, run: str, n: int, timeout: float) -> None:
+    from doohickey.engine.store import events
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with runtime.store.begin() as conn:
+            done = conn.execute(select(func.count()).select_from(events).where(
+                events.c.delivery_id.like(f"{run}-%"), events.c.status == "done")).scalar_one()
+        if done >= n:
+            return
+        await asyncio.sleep(0.2)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def bench(events: int, rate: float, seconds: float, long_factor: int) -> list[tuple[str, str]]:
+    """Run every row; returns (row, result) pairs."""
+    ctx = mp.get_context("spawn")
+    port_out = ctx.Queue()
+    twin = ctx.Process(target=_erp_twin_process, args=(port_out,), daemon=True)
+    twin.start()
+    erp_url, erp_key = port_out.get(timeout=30)
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="doohickey-bench-") as folder:
+        runtime = await _start(folder, erp_url, erp_key)
+        url = f"{runtime.url}/webhooks/shop"
+        loop = asyncio.get_running_loop()
+        try:
+            # 1. intake only: the engine loop is not running
+            sent = await loop.run_in_executor(None, lambda: blast(url, "intake", 0, events))
+            rows.append(("intake only (verify, parse, fsync'd commit, 2xx)",
+                         f"{events / sent['seconds']:.0f} webhooks/s  {sent['statuses']}"))
+            # 2. end to end with a null target: start the loop, swap the target for the null client
+            real = runtime.clients["erp"]
+            runtime.clients["erp"] = NullClient()
+            stop = asyncio.Event()
+            task = asyncio.create_task(runtime.engine.run(stop))
+            await _wait_written(runtime, "intake", events, 600)  # drain the intake row first
+            sent = await loop.run_in_executor(None, lambda: blast(url, "null", 10**6, events))
+            await _wait_written(runtime, "null", events, 600)
+            s = _store_stats(runtime, "null")
+            rows.append(("end to end, null target (engine ceiling)", f"{s['written'] / s['span']:.0f} events/s"))
+            # 3. end to end against the ERP twin
+            runtime.clients["erp"] = real
+            sent = await loop.run_in_executor(None, lambda: blast(url, "twin", 2 * 10**6, events))
+            await _wait_written(runtime, "twin", events, 600)
+            s = _store_stats(runtime, "twin")
+            rows.append(("end to end, ERP twin target (find + create)", f"{s['written'] / s['span']:.0f} events/s"))
+            # 4. latency at a fixed rate
+            n = int(rate * seconds)
+            sent = await loop.run_in_executor(None, lambda: blast(url, "rate", 3 * 10**6, n, rate=rate))
+            await _wait_written(runtime, "rate", n, 600)
+            s = _store_stats(runtime, "rate")
+            rows.append((f"latency at {rate:g}/s for {seconds:g} s, ERP twin (received -> written)",
+                         f"p50 {s['p50']:.0f} ms  p95 {s['p95']:.0f} ms  p99 {s['p99']:.0f} ms"))
+            rss_short = _rss_mb()
+            # 5. a long run (null target) to see whether memory grows with events
+            runtime.clients["erp"] = NullClient()
+            long_n = events * long_factor
+            await loop.run_in_executor(None, lambda: blast(url, "long", 4 * 10**6, long_n))
+            await _wait_written(runtime, "long", long_n, 1200)
+            rows.append(("peak memory (max RSS) after the short runs / after "
+                         f"{long_n:,} more events", f"{rss_short:.0f} MB / {_rss_mb():.0f} MB"))
+            stop.set()
+            await task
+        finally:
+            await runtime.close()
+            twin.kill()
+    return rows
+
+
+def main() -> None:
+    """Parse the options, run the rows, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3000)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--long-factor", type=int, default=5)
+    args = parser.parse_args()
+    began = time.monotonic()
+    rows = asyncio.run(bench(args.events, args.rate, args.seconds, args.long_factor))
+    width = max(len(r) for r, _ in rows)
+    print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL; {args.events} events per row; Python "
+          f"{sys.version.split()[0]})")
+    for row, result in rows:
+        print(f"{row:<{width}}  {result}")
+    print(f"total {time.monotonic() - began:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()
