@@ -130,14 +130,14 @@ def due_keys(store: Store, now: dt.datetime, *, limit: int = 500, skip: Iterable
     query = (select(events.c.record_key, func.min(events.c.id).label("first"))
              .where(and_(events.c.status == "pending", events.c.next_attempt_at <= now))
              .group_by(events.c.record_key).order_by("first").limit(limit + len(skipped)))
-    with store.begin() as conn:
+    with store.read() as conn:
         found = [row[0] for row in conn.execute(query)]
     return [k for k in found if k not in skipped][:limit]
 
 
 def pending_for(store: Store, key: str) -> list[Event]:
     """The pending Events of one record, in the order they must apply (version, then arrival)."""
-    with store.begin() as conn:
+    with store.read() as conn:
         rows = conn.execute(select(events).where(and_(events.c.record_key == key, events.c.status == "pending"))
                             .order_by(events.c.version, events.c.id)).mappings().all()
     return [_event(r) for r in rows]

@@ -63,7 +63,7 @@ class IdMap:
         if conn is not None:
             row = conn.execute(query).mappings().first()
         else:
-            with self.store.begin() as own:
+            with self.store.read() as own:
                 row = own.execute(query).mappings().first()
         return _binding(dict(row)) if row else None
 
@@ -84,7 +84,7 @@ class IdMap:
                                             bindings.c.target_id == external_id))
         if conn is not None:
             return [_binding(dict(r)) for r in conn.execute(query).mappings()]
-        with self.store.begin() as own:
+        with self.store.read() as own:
             return [_binding(dict(r)) for r in own.execute(query).mappings()]
 
     def iter_entity(self, entity: str, *, source_system: str | None = None,

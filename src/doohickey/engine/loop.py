@@ -83,6 +83,10 @@ class Engine:
         self.tally = Tally()
         self.failure: RunFailed | None = None
         self.grace = 10.0
+        # One process on SQLite owns every Event: the in-memory set of keys in flight is the claim, and a
+        # crash needs no lease to expire (every Event still pending simply runs again, found-not-created).
+        # On PostgreSQL several workers share the table, so each claim is written with a lease.
+        self.claims = store.dialect != "sqlite"
         self.stopping = False
 
     # --- the loop ---------------------------------------------------------------------------------------
@@ -197,9 +201,10 @@ class Engine:
 
     async def _run_one(self, event: ev.Event) -> bool:
         started = self.clock.now()
-        with self.store.begin() as conn:
-            if not ev.claim(conn, event.id, self.owner, started + LEASE):
-                return False
+        if self.claims:
+            with self.store.begin() as conn:
+                if not ev.claim(conn, event.id, self.owner, started + LEASE):
+                    return False
         try:
             result = await run_event(self.ctx, event)
         except Exception as exc:  # every error becomes data here, classified once

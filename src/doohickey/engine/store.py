@@ -258,6 +258,12 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (on SQLite a deferred one, which never waits for the write lock)."""
+        with self.engine.connect().execution_options(readonly=True) as conn, conn.begin():
+            yield conn
+
     def upgrade(self) -> list[int]:
         """Apply every migration not yet applied; returns the versions applied (empty when up to date)."""
         applied: list[int] = []
@@ -329,5 +335,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    # Take the write lock at BEGIN so two writers never deadlock on an upgrade from read to write.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers take the write lock at BEGIN so two never deadlock on an upgrade from read to write;
+    # readers begin deferred and never wait for it (WAL lets them read alongside the writer).
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("readonly") else "BEGIN IMMEDIATE")
