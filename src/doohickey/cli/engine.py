@@ -19,8 +19,22 @@ from rich.table import Table
 
 from doohickey.errors import DoohickeyError
 
-console = Console()
-err = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    """A console sized to the terminal of this invocation (COLUMNS is read each time)."""
+    return Console(stderr=stderr)
+
+
+class _Lazy:
+    def __init__(self, stderr: bool) -> None:
+        self.stderr = stderr
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_console(self.stderr), name)
+
+
+console: Any = _Lazy(False)
+err: Any = _Lazy(True)
 
 PlanArg = Annotated[Path, typer.Argument(help="The integration.yaml to use.", exists=False)]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL: sqlite:///path or postgresql://...")]
@@ -179,7 +193,7 @@ def sync(plan_path: PlanArg, flow: Annotated[str, typer.Argument(help="Flow to l
         await runtime.start()
         try:
             assert runtime.intake is not None and runtime.engine is not None
-            with Progress(console=console) as bar:
+            with Progress(console=_console()) as bar:
                 task = bar.add_task(f"reading {plan.flows[flow].source} {plan.flows[flow].entity}", total=None)
                 result = await runtime.intake.poll(flow, runtime.clients[plan.flows[flow].source], since=start,
                                                    use_cursor=False, via="backfill",
