@@ -113,7 +113,7 @@ class Sandbox:
         self.started_at = dt.datetime.now(dt.UTC)
         self._task = asyncio.create_task(self.runtime.run(self._stop))
         # The first polls copy the seeded stock and customers; scenarios start from that calm state.
-        await self.settle(timeout=15)
+        await self.settle(timeout=30)
         self.started_at = dt.datetime.now(dt.UTC)
         return self
 

@@ -143,6 +143,16 @@ async def manual_reconciliation(ctx: Context) -> None:
     spec = spec_from_plan(ctx.plan, entry)
     owner, other = ctx.sandbox.client(spec.owner), ctx.sandbox.client(spec.other)
     sku = ctx.sandbox.products(1)[0].sku
+    stock_flow = next((n for n, f in ctx.plan.flows.items() if f.entity == "stock" and f.target == spec.other), None)
+
+    async def synced():
+        have = {r.data.get("location"): r.data.get("available") for r in await other.find("stock", {"sku": sku})}
+        return all(have.get(r.data.get("location"), r.data.get("available")) == r.data.get("available")
+                   for r in await owner.find("stock", {"sku": sku})) or None
+
+    # The hand edit must come after the engine has copied the owner's stock, or the copy would undo it.
+    await ctx.sandbox.wait_for(synced, timeout=15)
+    await ctx.sandbox.settle(flow=stock_flow, timeout=15)
     owned = await owner.find("stock", {"sku": sku})
     shown = await other.find("stock", {"sku": sku})
     location = next((r.data.get("location") for r in owned
@@ -173,7 +183,10 @@ async def manual_reconciliation(ctx: Context) -> None:
     after = await other.find("stock", {"sku": sku})
     value = next((r.data.get("available") for r in after if r.data.get("location") == location), None)
     ctx.checks.equal(f"{key_words}: available after repair from {spec.owner}", truth["available"], value)
-    left = [d for d in (run.recheck.discrepancies if run.recheck else found)
-            if sku in d.key and (location or "") in d.key]
-    ctx.checks.add(f"reconcile {entry}: re-check of {key_words} after repair", run.recheck is not None and not left,
-                   "no difference left", ", ".join(str(d.kind) for d in left) or "not re-checked")
+    if run.recheck is None:
+        ctx.checks.add(f"reconcile {entry}: repair from {spec.owner}", False, "repaired and re-checked",
+                       "not repaired" + ("" if spec.repair else f" (reconcile.{entry}.repair is not push-owner)"))
+    else:
+        left = [d for d in run.recheck.discrepancies if sku in d.key and (location or "") in d.key]
+        ctx.checks.add(f"reconcile {entry}: re-check of {key_words} after repair", not left, "no difference left",
+                       ", ".join(str(d.kind) for d in left) or "no difference left")
