@@ -182,7 +182,8 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def bench(events: int, rate: float, seconds: float, long_factor: int) -> list[tuple[str, str]]:
+async def bench(events: int, rate: float, seconds: float, long_factor: int,
+                group_commit: bool = True) -> list[tuple[str, str]]:
     """Run every row; returns (row, result) pairs."""
     ctx = mp.get_context("spawn")
     port_out = ctx.Queue()
@@ -192,6 +193,7 @@ async def bench(events: int, rate: float, seconds: float, long_factor: int) -> l
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="doohickey-bench-") as folder:
         runtime = await _start(folder, erp_url, erp_key)
+        runtime.engine.commits.enabled = group_commit
         url = f"{runtime.url}/webhooks/shop"
         loop = asyncio.get_running_loop()
         try:
@@ -245,11 +247,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--long-factor", type=int, default=5)
+    parser.add_argument("--group-commit", action="store_true", help="share one transaction (one fsync) among writes")
     args = parser.parse_args()
     began = time.monotonic()
-    rows = asyncio.run(bench(args.events, args.rate, args.seconds, args.long_factor))
+    rows = asyncio.run(bench(args.events, args.rate, args.seconds, args.long_factor, args.group_commit))
     width = max(len(r) for r, _ in rows)
-    print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL; {args.events} events per row; Python "
+    print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL, group commit "
+          f"{'on' if args.group_commit else 'off'}; {args.events} events per row; Python "
           f"{sys.version.split()[0]})")
     for row, result in rows:
         print(f"{row:<{width}}  {result}")

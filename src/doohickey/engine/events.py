@@ -127,12 +127,19 @@ def record(store: Store, conn: Connection, items: Iterable[Incoming], now: dt.da
 def due_keys(store: Store, now: dt.datetime, *, limit: int = 500, skip: Iterable[str] = ()) -> list[str]:
     """Record keys with a pending Event due now, oldest first (at most ``limit``, skipping ``skip``)."""
     skipped = set(skip)
-    query = (select(events.c.record_key, func.min(events.c.id).label("first"))
-             .where(and_(events.c.status == "pending", events.c.next_attempt_at <= now))
-             .group_by(events.c.record_key).order_by("first").limit(limit + len(skipped)))
+    query = (select(events.c.record_key).where(and_(events.c.status == "pending", events.c.next_attempt_at <= now))
+             .order_by(events.c.next_attempt_at, events.c.id).limit(2 * limit + len(skipped)))
     with store.read() as conn:
-        found = [row[0] for row in conn.execute(query)]
-    return [k for k in found if k not in skipped][:limit]
+        found = conn.execute(query).scalars().all()
+    keys: list[str] = []
+    seen: set[str] = set()
+    for key in found:
+        if key not in seen and key not in skipped:
+            seen.add(key)
+            keys.append(key)
+            if len(keys) >= limit:
+                break
+    return keys
 
 
 def pending_for(store: Store, key: str) -> list[Event]:

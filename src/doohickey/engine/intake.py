@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
 from doohickey.clock import SYSTEM_CLOCK, Clock
 from doohickey.connectors.spec import Client, Connector, Record
@@ -60,7 +61,7 @@ class Intake:
     def __init__(self, plan: Plan, store: Store, connectors: Mapping[str, Connector], *,
                  secrets: Mapping[str, str] | None = None, clock: Clock = SYSTEM_CLOCK,
                  replay_window: dt.timedelta = dt.timedelta(hours=1),
-                 on_recorded: Callable[[], None] | None = None) -> None:
+                 on_recorded: Callable[[], None] | None = None, commits: Any = None) -> None:
         self.plan = plan
         self.store = store
         self.connectors = connectors
@@ -68,11 +69,38 @@ class Intake:
         self.clock = clock
         self.replay_window = replay_window
         self.on_recorded = on_recorded or (lambda: None)
+        self.commits = commits
+        """A :class:`~doohickey.engine.commit.GroupCommit` shared with the engine loop, or None."""
 
     # --- webhooks -------------------------------------------------------------------------------------
 
     def receive(self, system: str, headers: Mapping[str, str], body: bytes) -> Answer:
         """Verify, check freshness and replay, persist, then answer (see the module docstring)."""
+        checked = self._check(system, headers, body)
+        if isinstance(checked, Answer):
+            return checked
+        with self.store.begin() as conn:
+            answer = self._persist(conn, system, *checked)
+        return self._answered(answer)
+
+    async def receive_async(self, system: str, headers: Mapping[str, str], body: bytes, commits: Any) -> Answer:
+        """:meth:`receive`, with the store write shared with other writers (one fsync for the group).
+
+        The answer is returned only after the shared transaction has committed, so a 2xx still means
+        "durably recorded".
+        """
+        checked = self._check(system, headers, body)
+        if isinstance(checked, Answer):
+            return checked
+        answer = await commits.run(lambda conn: self._persist(conn, system, *checked))
+        return self._answered(answer)
+
+    def _answered(self, answer: Answer) -> Answer:
+        if answer.body.get("events"):
+            self.on_recorded()
+        return answer
+
+    def _check(self, system: str, headers: Mapping[str, str], body: bytes) -> Answer | tuple[Any, list, dt.datetime]:
         now = self.clock.now()
         connector = self.connectors.get(system)
         if system not in self.plan.systems or connector is None:
@@ -100,20 +128,21 @@ class Intake:
         items = [ev.Incoming(flow, record, "webhook", delivery.delivery_id or None)
                  for record in (self._named(system, r) for r in delivery.records)
                  for flow in self.flows_for(system, record.entity, delivery.topic)]
-        with self.store.begin() as conn:
-            fresh = self.store.insert_ignore(deliveries, [{
-                "system": system, "delivery_id": delivery.delivery_id or None, "topic": delivery.topic,
-                "received_at": now, "status": "accepted" if items else "ignored", "events": len(items),
-                "reason": None if items else "no flow takes this topic"}], conn)
-            if not fresh and delivery.delivery_id:
-                audit_log.note_many(conn, [{
-                    "at": now, "flow": item.flow, "system": item.record.system, "entity": item.record.entity,
-                    "external_id": item.record.external_id, "action": "duplicate",
-                    "detail": f"webhook delivery {delivery.delivery_id} received again (ignored)"} for item in items])
-                return Answer(200, {"status": "duplicate", "delivery_id": delivery.delivery_id})
-            ids = ev.record(self.store, conn, items, now)
-        if ids:
-            self.on_recorded()
+        return delivery, items, now
+
+    def _persist(self, conn: Connection, system: str, delivery: Any, items: list[ev.Incoming],
+                 now: dt.datetime) -> Answer:
+        fresh = self.store.insert_ignore(deliveries, [{
+            "system": system, "delivery_id": delivery.delivery_id or None, "topic": delivery.topic,
+            "received_at": now, "status": "accepted" if items else "ignored", "events": len(items),
+            "reason": None if items else "no flow takes this topic"}], conn)
+        if not fresh and delivery.delivery_id:
+            audit_log.note_many(conn, [{
+                "at": now, "flow": item.flow, "system": item.record.system, "entity": item.record.entity,
+                "external_id": item.record.external_id, "action": "duplicate",
+                "detail": f"webhook delivery {delivery.delivery_id} received again (ignored)"} for item in items])
+            return Answer(200, {"status": "duplicate", "delivery_id": delivery.delivery_id})
+        ids = ev.record(self.store, conn, items, now)
         return Answer(200, {"status": "accepted", "events": len(ids)})
 
     def _refuse(self, system: str, delivery_id: str | None, topic: str, at: dt.datetime, reason: str,

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
 from doohickey.clock import SYSTEM_CLOCK, Clock
 from doohickey.connectors.spec import Client, Connector
 from doohickey.engine import audit as audit_log
 from doohickey.engine import deadletter
 from doohickey.engine import events as ev
+from doohickey.engine.commit import GroupCommit
 from doohickey.engine.idmap import IdMap
 from doohickey.engine.mapping import resolve_map_record
 from doohickey.engine.pacing import Pacers
@@ -64,7 +66,8 @@ class Engine:
 
     def __init__(self, plan: Plan, store: Store, clients: dict[str, Client], connectors: dict[str, Connector], *,
                  clock: Clock = SYSTEM_CLOCK, seed: int | None = None, retry_scale: float = 1.0,
-                 concurrency: int = 64, pacers: Pacers | None = None, map_record: Any = None) -> None:
+                 concurrency: int = 64, pacers: Pacers | None = None, map_record: Any = None,
+                 commits: GroupCommit | None = None) -> None:
         self.plan = plan
         self.store = store
         self.clock = clock
@@ -83,6 +86,7 @@ class Engine:
         self.tally = Tally()
         self.failure: RunFailed | None = None
         self.grace = 10.0
+        self.commits = commits or GroupCommit(store, enabled=False)
         # One process on SQLite owns every Event: the in-memory set of keys in flight is the claim, and a
         # crash needs no lease to expire (every Event still pending simply runs again, found-not-created).
         # On PostgreSQL several workers share the table, so each claim is written with a lease.
@@ -181,6 +185,8 @@ class Engine:
                 async with slots:
                     if not await self._run_one(head):
                         return
+                if len(pending) == 1 or (head is due[-1] and len(due) == len(pending)):
+                    return  # nothing else was waiting; later arrivals are found by the next step()
         except Exception as exc:  # a bug must not kill the loop; the Event stays pending and is retried
             self.tally.skipped["internal-error"] = self.tally.skipped.get("internal-error", 0) + 1
             audit_log_error(self.store, key, exc, self.clock.now())
@@ -208,47 +214,47 @@ class Engine:
         try:
             result = await run_event(self.ctx, event)
         except Exception as exc:  # every error becomes data here, classified once
-            self._failed(event, exc, started)
+            await self._failed(event, exc, started)
             return True
-        self._succeeded(event, result, started)
+        await self._succeeded(event, result, started)
         return True
 
-    def _succeeded(self, event: ev.Event, result: Skip | Written, started: dt.datetime) -> None:
+    async def _succeeded(self, event: ev.Event, result: Skip | Written, started: dt.datetime) -> None:
         now = self.clock.now()
         flow = self.plan.flows[event.flow]
-        with self.store.begin() as conn:
-            if isinstance(result, Skip):
+        common = {"at": now, "flow": event.flow, "system": event.system, "entity": event.entity,
+                  "external_id": event.external_id, "event_id": event.id}
+        if isinstance(result, Skip):
+            def skipped(conn: Connection) -> None:
                 ev.finish(conn, event.id, "skipped", f"{result.reason}: {result.detail}", now)
-                audit_log.note(conn, at=now, flow=event.flow, system=event.system, entity=event.entity,
-                               external_id=event.external_id, event_id=event.id, action="skipped",
-                               detail=f"{result.reason}: {result.detail}")
-                self.tally.skipped[result.reason] = self.tally.skipped.get(result.reason, 0) + 1
-                return
+                audit_log.note(conn, **common, action="skipped", detail=f"{result.reason}: {result.detail}")
+
+            await self.commits.run(skipped)
+            self.tally.skipped[result.reason] = self.tally.skipped.get(result.reason, 0) + 1
+            return
+        dropped = (f"; not written (not owner): {', '.join(f'{k} ({v})' for k, v in result.dropped.items())}"
+                   if result.dropped else "")
+        notes = [
+            {**common, "action": "written",
+             "detail": f"{result.action} in {flow.target} as {flow.entity} {result.target_id} "
+                       f"(version {event.version or '-'}, attempt {event.attempts + 1}){dropped}"},
+            {**common, "system": flow.target, "entity": flow.entity, "external_id": result.target_id,
+             "action": "bound", "detail": f"bound to {event.system} {event.entity} {event.external_id}"}]
+
+        def written(conn: Connection) -> None:
+            # The Binding, the Event's close and the audit commit together: a crash leaves all or none.
             conn.execute(insert(attempts).values(event_id=event.id, number=event.attempts + 1, started_at=started,
                                                  finished_at=now, outcome="written"))
             self.idmap.bind(conn, result.binding, now)
             ev.finish(conn, event.id, "done", f"{result.action} {flow.target} {flow.entity} {result.target_id}",
                       now, target_id=result.target_id)
-            dropped = (f"; not written (not owner): {', '.join(f'{k} ({v})' for k, v in result.dropped.items())}"
-                       if result.dropped else "")
-            notes = [
-                {"at": now, "flow": event.flow, "system": event.system, "entity": event.entity,
-                 "external_id": event.external_id, "event_id": event.id, "action": "written",
-                 "detail": f"{result.action} in {flow.target} as {flow.entity} {result.target_id} "
-                           f"(version {event.version or '-'}, attempt {event.attempts + 1}){dropped}"},
-                {"at": now, "flow": event.flow, "system": flow.target, "entity": flow.entity,
-                 "external_id": result.target_id, "event_id": event.id, "action": "bound",
-                 "detail": f"bound to {event.system} {event.entity} {event.external_id}"}]
             audit_log.note_many(conn, notes)
+
+        await self.commits.run(written)
         self.tally.written += 1
         self.tally.lags.append((now - event.received_at).total_seconds())
-        source_time = event.data.get("created_at") if event.entity == "order" else None
-        if source_time:
-            from doohickey.model import parse_time
 
-            self.tally.source_lags.append((now - parse_time(source_time)).total_seconds())
-
-    def _failed(self, event: ev.Event, exc: BaseException, started: dt.datetime) -> None:
+    async def _failed(self, event: ev.Event, exc: BaseException, started: dt.datetime) -> None:
         outcome = classify(exc)
         flow = self.plan.flows[event.flow]
         policy = self.policies[event.flow]
@@ -257,31 +263,37 @@ class Engine:
         if outcome.kind in ("RateLimited", "Unavailable"):
             self.pacers.hold(flow.target, outcome.retry_after)
         retry = outcome.verdict == Verdict.RETRY and not policy.exhausted(tries)
-        with self.store.begin() as conn:
+        common = {"at": now, "flow": event.flow, "system": event.system, "entity": event.entity,
+                  "external_id": event.external_id, "event_id": event.id}
+        due = policy.next_at(now, tries, self.rng, outcome.retry_after)
+        reason = dead_letter_reason(flow.target, event, outcome, tries, policy)
+
+        def failed(conn: Connection) -> None:
             conn.execute(insert(attempts).values(
                 event_id=event.id, number=tries, started_at=started, finished_at=now,
                 outcome=outcome.verdict.value, error_kind=outcome.kind, message=outcome.message[:2000]))
-            common = {"at": now, "flow": event.flow, "system": event.system, "entity": event.entity,
-                      "external_id": event.external_id, "event_id": event.id}
             if outcome.verdict == Verdict.FAIL_RUN:
                 ev.reschedule(conn, event.id, tries, now + dt.timedelta(seconds=policy.cap), outcome.message)
                 audit_log.note(conn, **common, action="failed-run", detail=outcome.message)
-                self.failure = RunFailed(outcome, event.flow)
             elif retry:
-                due = policy.next_at(now, tries, self.rng, outcome.retry_after)
                 ev.reschedule(conn, event.id, tries, due, outcome.message)
                 audit_log.note(conn, **common, action="retry",
                                detail=f"attempt {tries} failed ({outcome.kind}): {outcome.message}; "
                                       f"next try in {(due - now).total_seconds():.1f} s")
-                self.tally.retried += 1
             else:
-                reason = dead_letter_reason(flow.target, event, outcome, tries, policy)
                 if policy.dead_letter:
                     deadletter.add(conn, event, reason=reason, kind=outcome.kind, detail=outcome.detail,
                                    tries=tries, owner=flow.on_failure.owner if flow.on_failure else None, at=now)
                 ev.finish(conn, event.id, "dead", reason, now, error=outcome.message)
                 audit_log.note(conn, **common, action="dead-lettered", detail=reason)
-                self.tally.dead += 1
+
+        await self.commits.run(failed)
+        if outcome.verdict == Verdict.FAIL_RUN:
+            self.failure = RunFailed(outcome, event.flow)
+        elif retry:
+            self.tally.retried += 1
+        else:
+            self.tally.dead += 1
 
     def _close(self, event: ev.Event, status: str, outcome: str, action: str) -> None:
         now = self.clock.now()

@@ -40,7 +40,9 @@ def create_app(intake: Intake, store: Store, status: Callable[[], dict[str, Any]
         if len(body) > MAX_BODY:
             return JSONResponse({"error": f"body larger than {MAX_BODY} bytes"}, status_code=413)
         headers = dict(request.headers)
-        if threaded:
+        if intake.commits is not None and intake.commits.enabled:
+            answer = await intake.receive_async(system, headers, body, intake.commits)
+        elif threaded:
             answer = await run_in_threadpool(intake.receive, system, headers, body)
         else:
             answer = intake.receive(system, headers, body)
