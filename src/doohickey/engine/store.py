@@ -15,6 +15,9 @@ Tables (every engine fact lives here, so a restart resumes exactly where it stop
 * ``deliveries``: webhook deliveries seen (replay protection) and refused ones (never lost silently).
 * ``audit``: the life of every record, for ``doohickey trace``.
 * ``reconcile_runs`` / ``discrepancies``: what reconciliation found.
+* ``record_leases``: which worker holds which record key, until when (several workers on PostgreSQL:
+  one holder per record at a time, taken over when the lease expires).
+* ``workers``: the worker processes alive (heartbeat), so each takes its share of every API budget.
 * ``schema_version``: applied migrations (``doohickey db upgrade``).
 
 SQLite runs in WAL mode with ``synchronous=FULL`` so a committed row survives kill -9 and power loss.
@@ -200,6 +203,24 @@ Index("ix_audit_record", audit.c.system, audit.c.entity, audit.c.external_id)
 # Reconciliation keeps its runs in the same store; the shape is reconciliation's own.
 reconcile_runs, discrepancies = define_tables(metadata)
 
+record_leases = Table(
+    "record_leases", metadata,
+    Column("record_key", String(400), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    Column("taken_at", UtcDateTime, nullable=False),
+)
+Index("ix_record_leases_owner", record_leases.c.owner)
+
+workers = Table(
+    "workers", metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),
@@ -221,10 +242,28 @@ def _v2_reconcile_history(conn: Connection) -> None:
     metadata.create_all(conn, tables=[reconcile_runs, discrepancies])
 
 
+NOTIFY_CHANNEL = "doohickey_events"
+
+
+def _v3_workers(conn: Connection) -> None:
+    """Record leases and worker heartbeats; on PostgreSQL a NOTIFY on every insert of Events."""
+    metadata.create_all(conn, tables=[record_leases, workers])
+    if conn.dialect.name == "postgresql":
+        # A statement-level trigger: every writer of Events (webhooks, polls, replays from the CLI on another
+        # machine) wakes the workers, delivered at commit, one notification per transaction.
+        conn.exec_driver_sql(f"""
+            CREATE OR REPLACE FUNCTION doohickey_notify_events() RETURNS trigger AS $$
+            BEGIN PERFORM pg_notify('{NOTIFY_CHANNEL}', ''); RETURN NULL; END $$ LANGUAGE plpgsql""")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_notify ON events")
+        conn.exec_driver_sql("CREATE TRIGGER events_notify AFTER INSERT ON events "
+                             "FOR EACH STATEMENT EXECUTE FUNCTION doohickey_notify_events()")
+
+
 # Each migration is (version, description, function). Append only; never edit an applied one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "events, attempts, dead letters, bindings, cursors, deliveries, audit, reconcile runs", _v1_create_all),
     (2, "reconcile runs and discrepancies in reconciliation's own shape", _v2_reconcile_history),
+    (3, "record leases and worker heartbeats for several workers; NOTIFY on new events", _v3_workers),
 ]
 LATEST = MIGRATIONS[-1][0]
 

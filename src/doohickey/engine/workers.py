@@ -1,0 +1,310 @@
+"""Several workers on one PostgreSQL store: leased engine loop, LISTEN/NOTIFY wake-up, shared API budgets.
+
+:class:`LeasedEngine` is the engine loop (:class:`~doohickey.engine.loop.Engine`) for a store shared by
+any number of worker processes on any number of machines. It differs in four ways:
+
+* it runs a record's Events only while holding that record's lease (:mod:`doohickey.engine.lease`:
+  claimed with ``FOR UPDATE SKIP LOCKED``), so per-record order holds across workers;
+* it renews its leases while it works; a worker killed mid-run stops renewing and the others take
+  its records over once the lease expires (``lease_seconds``, 15 s by default);
+* it sleeps until woken by PostgreSQL (``LISTEN doohickey_events``; every insert of Events NOTIFYs at
+  commit) or until the next retry falls due, instead of polling the table;
+* it takes its share of each Connection's API budget: every live worker (heartbeat in ``workers``)
+  paces at ``rate / N`` with a bucket of ``burst / N``, re-divided as workers join and leave, so N
+  workers together stay within one API limit without a database round trip per API call.
+
+``python -m doohickey.engine.workers`` runs one engine-only worker (no webhook server, no scheduler)
+from a JSON config read on stdin (secrets never travel on a command line); :func:`spawn` starts N of
+them for ``doohickey run --workers N`` and ``doohickey demo --workers N``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from doohickey.clock import SYSTEM_CLOCK, Clock
+from doohickey.connectors.http import TokenBucketPacer
+from doohickey.connectors.spec import Client, ConnectionSettings, ConnectOptions, Connector, Secret
+from doohickey.engine import lease
+from doohickey.engine.loop import Engine
+from doohickey.engine.pacing import Pacers
+from doohickey.engine.store import NOTIFY_CHANNEL, Store
+from doohickey.plan.model import Plan
+
+LEASE_SECONDS = 15.0
+
+
+@dataclass
+class BudgetShare:
+    """Divides every Connection's pacing budget by the number of live workers."""
+
+    pacers: Pacers
+    workers: int = 1
+    base: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def apply(self, workers: int) -> None:
+        """Pace at ``1 / workers`` of each published rate and bucket (the API's own signals still apply)."""
+        self.workers = max(1, workers)
+        for system, pacer in self.pacers.budgets.items():
+            if not isinstance(pacer, TokenBucketPacer) or pacer.rate >= 1e5:
+                continue  # no budget, or a concurrency-capped API (its cap is per worker, see docs/scaling.md)
+            rate, burst = self.base.setdefault(system, (pacer.rate, pacer.burst))
+            pacer.rate = rate / self.workers
+            pacer.burst = max(1.0, burst / self.workers)
+            pacer.tokens = min(pacer.tokens, pacer.burst)
+
+
+class Waker:
+    """``LISTEN`` on the store's notify channel and set ``wake`` on every notification (PostgreSQL only)."""
+
+    def __init__(self, store: Store, wake: asyncio.Event) -> None:
+        self.store = store
+        self.wake = wake
+        self.notified = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def conninfo(self) -> str:
+        """The store's URL as libpq understands it."""
+        return self.store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def start(self) -> Waker:
+        """Start listening in the background (reconnecting if the connection drops)."""
+        self.task = asyncio.create_task(self._listen())
+        return self
+
+    async def _listen(self) -> None:
+        import psycopg
+
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.conninfo(), autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.wake.set()  # anything inserted before LISTEN took effect is found by the next step
+                    async for _ in conn.notifies():
+                        self.notified += 1
+                        self.wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database restarted or the network blipped: listen again shortly
+                self.wake.set()
+                await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        """Stop listening."""
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+class LeasedEngine(Engine):
+    """The engine loop for a store shared by several workers (see the module docstring)."""
+
+    def __init__(self, *args: Any, lease_seconds: float = LEASE_SECONDS, owner: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lease = dt.timedelta(seconds=lease_seconds)
+        self.owner = owner or lease.worker_name()
+        self.claims = True
+        self.share = BudgetShare(self.pacers)
+        self.waker: Waker | None = None
+        self.renewals = 0
+
+    def start(self) -> int:
+        """Register this worker, take its share of the budgets, and free Events orphaned by dead workers."""
+        now = self.clock.now()
+        with self.store.begin() as conn:
+            lease.heartbeat(conn, self.store, self.owner, now)
+        self.share.apply(lease.live_workers(self.store, now, self.lease))
+        return lease.recover_orphans(self.store, now)
+
+    def step(self, limit: int = 200) -> int:
+        """Lease record keys with due Events and start a task for each; returns how many started."""
+        if self.stopping:
+            return 0
+        keys = lease.claim_keys(self.store, self.owner, self.clock.now(), self.lease, limit=limit,
+                                skip=self.inflight)
+        for key in keys:
+            self.inflight.add(key)
+            task = asyncio.get_running_loop().create_task(self._leased(key))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return len(keys)
+
+    async def _leased(self, key: str) -> None:
+        try:
+            await self._process_key(key)
+        finally:
+            with contextlib.suppress(Exception):  # not released: it simply expires
+                await self.commits.run(lambda conn: lease.release(conn, self.owner, [key]))
+            self.wake.set()  # Events that arrived for this record while it was held are due now
+
+    async def run(self, stop: asyncio.Event, *, idle_wait: float | None = None) -> None:
+        """Run until ``stop``; leases are renewed meanwhile and released at the end."""
+        if self.store.dialect == "postgresql":
+            self.waker = await Waker(self.store, self.wake).start()
+        upkeep = asyncio.create_task(self._upkeep(stop))
+        try:
+            await super().run(stop, idle_wait=idle_wait or (5.0 if self.waker else 0.2))
+        finally:
+            upkeep.cancel()
+            await asyncio.gather(upkeep, return_exceptions=True)
+            if self.waker is not None:
+                await self.waker.close()
+            with contextlib.suppress(Exception):
+                await self.commits.close()
+                await asyncio.to_thread(lease.leave, self.store, self.owner)
+
+    async def _wait_wake(self, stop: asyncio.Event, timeout: float) -> None:
+        # Sleep until woken (NOTIFY, a record released) or until the next retry falls due, whichever first.
+        now = self.clock.now()
+        due = await asyncio.to_thread(lease.next_due, self.store, now)
+        if due is not None:
+            timeout = min(timeout, max((due - now).total_seconds(), 0.02))
+        await super()._wait_wake(stop, timeout)
+
+    async def _upkeep(self, stop: asyncio.Event) -> None:
+        every = self.lease.total_seconds() / 3
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            try:
+                await asyncio.to_thread(self.keep_up)
+            except Exception:  # the store is unreachable for now; leases may lapse and others take over
+                continue
+
+    def keep_up(self) -> None:
+        """Renew leases and heartbeat, re-divide the budgets, free orphaned Events, forget dead workers."""
+        now = self.clock.now()
+        lease.renew(self.store, self.owner, now, self.lease)
+        self.renewals += 1
+        self.share.apply(lease.live_workers(self.store, now, self.lease))
+        if lease.recover_orphans(self.store, now):
+            self.wake.set()
+        if self.renewals % 10 == 0:
+            lease.sweep(self.store, now, self.lease)
+
+
+# --- worker processes -------------------------------------------------------------------------------------
+
+
+def connect_systems(plan: Plan, settings: dict[str, ConnectionSettings], env: str, pacers: Pacers,
+                    clock: Clock = SYSTEM_CLOCK) -> tuple[dict[str, Connector], dict[str, Client]]:
+    """Connectors and paced clients for every System a flow of ``plan`` uses."""
+    from doohickey import connectors as registry
+    from doohickey.plan.secrets import connection_settings
+
+    used = {f.source for f in plan.flows.values()} | {f.target for f in plan.flows.values()}
+    found: dict[str, Connector] = {}
+    clients: dict[str, Client] = {}
+    for name, system in plan.systems.items():
+        if name not in used:
+            continue
+        found[name] = registry.load(system.connector)
+        chosen = settings.get(name) or connection_settings(plan, name, env)
+        pacer = pacers.for_system(name, found[name])
+        clients[name] = found[name].connect(chosen, ConnectOptions(clock=clock, pacer=pacer))
+    return found, clients
+
+
+def settings_doc(settings: dict[str, ConnectionSettings]) -> dict[str, Any]:
+    """Connection settings as JSON for a worker's stdin (the sandbox twins' URLs and keys)."""
+    return {name: {"url": s.url, "secrets": {k: v.reveal() for k, v in s.secrets.items()},
+                   "options": dict(s.options)} for name, s in settings.items()}
+
+
+def _settings(doc: dict[str, Any]) -> dict[str, ConnectionSettings]:
+    return {name: ConnectionSettings(name, s["url"], {k: Secret(v) for k, v in s["secrets"].items()},
+                                     s.get("options") or {}) for name, s in doc.items()}
+
+
+def load_worker_plan(config: dict[str, Any]) -> Plan:
+    """The plan a worker runs: the file named in ``config``, narrowed to ``flows`` when given."""
+    from doohickey.plan.load import load_plan
+
+    plan = load_plan(Path(config["plan"]))
+    if config.get("flows"):
+        plan = plan.model_copy(update={"flows": {k: v for k, v in plan.flows.items() if k in config["flows"]}},
+                               deep=True)
+    return plan
+
+
+async def serve_worker(config: dict[str, Any]) -> None:
+    """Run one engine-only worker until SIGTERM/SIGINT (or until the process that started it is gone)."""
+    plan = load_worker_plan(config)
+    store = Store.open(config["store"])
+    pacers = Pacers(SYSTEM_CLOCK, scale=float(config.get("pace_scale", 1.0)))
+    connectors, clients = connect_systems(plan, _settings(config.get("settings", {})), config.get("env", "production"),
+                                          pacers)
+    engine = LeasedEngine(plan, store, clients, connectors, seed=config.get("seed"),
+                          retry_scale=float(config.get("retry_scale", 1.0)),
+                          concurrency=int(config.get("concurrency", 64)), pacers=pacers,
+                          lease_seconds=float(config.get("lease_seconds", LEASE_SECONDS)))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    parent = config.get("parent")
+    watchdog = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
+    print(f"worker {engine.owner} ready", flush=True)
+    try:
+        await engine.run(stop)
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
+        for client in clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+        store.dispose()
+
+
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    # A worker started by `doohickey run --workers N` stops with it, even if it was killed outright.
+    while not stop.is_set():
+        if os.getppid() != parent:
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
+
+
+def spawn(config: dict[str, Any], count: int, *, log: Path | None = None) -> list[subprocess.Popen]:
+    """Start ``count`` worker processes with ``config`` (sent on stdin); their output goes to ``log``."""
+    procs = []
+    body = json.dumps({**config, "parent": os.getpid()}).encode()
+    for _ in range(count):
+        out: Any = log.open("ab") if log else subprocess.DEVNULL
+        proc = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "doohickey.engine.workers"],
+                                stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
+        assert proc.stdin is not None
+        proc.stdin.write(body)
+        proc.stdin.close()
+        procs.append(proc)
+    return procs
+
+
+def stop_all(procs: list[subprocess.Popen], *, timeout: float = 30.0) -> list[int | None]:
+    """SIGTERM each worker (they finish what is in flight), wait, SIGKILL any still running; exit codes."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    codes = []
+    for proc in procs:
+        try:
+            codes.append(proc.wait(timeout=timeout))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            codes.append(proc.wait())
+    return codes
+
+
+if __name__ == "__main__":
+    asyncio.run(serve_worker(json.loads(sys.stdin.read())))
