@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from doohickey.clock import Clock
-from doohickey.connectors.spec import Client, Connector, WriteRequest, WriteResult, fingerprint
+from doohickey.connectors.spec import Client, Connector, Record, WriteRequest, WriteResult, fingerprint
 from doohickey.engine import audit as audit_log
 from doohickey.engine import events as ev
 from doohickey.engine.idmap import Binding, IdMap
@@ -162,7 +162,8 @@ async def resolve_dependencies(ctx: Context, flow: Flow, event: ev.Event, prepar
         return
     if not email:
         return
-    found = await ctx.clients[flow.target].find("customer", {"email": email})
+    hit = await find_customer(ctx, flow.target, {**customer, "email": email})
+    found = [hit[0]] if hit else []
     now = ctx.clock.now()
     if found:
         if source_id:
@@ -175,8 +176,6 @@ async def resolve_dependencies(ctx: Context, flow: Flow, event: ev.Event, prepar
         return
     bringer = _customer_flow(ctx.plan, flow)
     if bringer and source_id and ctx.bring_dependencies:
-        from doohickey.connectors.spec import Record
-
         with ctx.store.begin() as conn:
             ev.record(ctx.store, conn, [ev.Incoming(bringer, Record(flow.source, "customer", source_id,
                                                                     {**customer, "email": email}), "dependency")],
@@ -201,6 +200,8 @@ async def find_in_target(ctx: Context, flow: Flow, event: ev.Event, prepared: Pr
     spec = ctx.connectors[flow.target].entities.get(flow.entity)
     if spec is not None and "create" not in spec.actions:
         return None  # upsert and set are safe to repeat: nothing to look for
+    if flow.entity == "customer":
+        return await match_customer(ctx, flow, event, prepared)
     key_field = spec.key if spec else "id"
     value = prepared.data.get(key_field)
     if not value or key_field == "id":
@@ -209,6 +210,34 @@ async def find_in_target(ctx: Context, flow: Flow, event: ev.Event, prepared: Pr
     if not found:
         return None
     record = found[0]
+    return Binding(event.system, event.entity, event.external_id, flow.target, flow.entity, record.external_id,
+                   "", None, None, record.fingerprint, event.flow)
+
+
+async def find_customer(ctx: Context, target: str, customer: dict[str, Any]) -> tuple[Record, str] | None:
+    """The target's customer for this one, and why: by the plan's matching rules (email, phone ...), else by email."""
+    email = customer.get("email")
+    if not ctx.plan.matching.get("customer"):
+        found = await ctx.clients[target].find("customer", {"email": email}) if email else []
+        return (found[0], f"same email: {email}") if found else None
+    from doohickey.reconcile.matching import find_existing, parse_rules
+
+    hit = await find_existing(ctx.clients[target], customer, parse_rules(ctx.plan.matching["customer"]))
+    if hit is None or hit[1] is None:
+        return None
+    return hit[1], "; ".join(hit[0].reasons)
+
+
+async def match_customer(ctx: Context, flow: Flow, event: ev.Event, prepared: Prepared) -> Binding | None:
+    """Bind to the target's existing customer found by the plan's matching rules instead of creating a duplicate."""
+    hit = await find_customer(ctx, flow.target, prepared.data)
+    if hit is None:
+        return None
+    record, why = hit
+    with ctx.store.begin() as conn:
+        audit_log.note(conn, at=ctx.clock.now(), flow=event.flow, system=event.system, entity=event.entity,
+                       external_id=event.external_id, event_id=event.id, action="matched",
+                       detail=f"same customer as {flow.target} {record.external_id}: {why}")
     return Binding(event.system, event.entity, event.external_id, flow.target, flow.entity, record.external_id,
                    "", None, None, record.fingerprint, event.flow)
 
