@@ -1,6 +1,7 @@
 """Benchmark: the sync engine end to end on SQLite (WAL, fsync on every commit) with the ERP twin on loopback.
 
-Run: ``python bench/engine.py [--events 3000] [--rate 200] [--seconds 10]`` (prints a table; nothing is asserted).
+Run: ``python bench/engine.py [--events 3000] [--rates 50,200] [--seconds 10] [--group-commit]``
+(prints a table; nothing is asserted).
 
 Three processes, so the load generator and the twin do not steal the engine's interpreter:
 the ERP twin (uvicorn on 127.0.0.1), the load generator (signed Shopify ``customers/create``
@@ -182,7 +183,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def bench(events: int, rate: float, seconds: float, long_factor: int,
+async def bench(events: int, rates: list[float], seconds: float, long_factor: int,
                 group_commit: bool = True) -> list[tuple[str, str]]:
     """Run every row; returns (row, result) pairs."""
     ctx = mp.get_context("spawn")
@@ -217,18 +218,22 @@ async def bench(events: int, rate: float, seconds: float, long_factor: int,
             await _wait_written(runtime, "twin", events, 600)
             s = _store_stats(runtime, "twin")
             rows.append(("end to end, ERP twin target (find + create)", f"{s['written'] / s['span']:.0f} events/s"))
-            # 4. latency at a fixed rate
-            n = int(rate * seconds)
-            sent = await loop.run_in_executor(None, lambda: blast(url, "rate", 3 * 10**6, n, rate=rate))
-            await _wait_written(runtime, "rate", n, 600)
-            s = _store_stats(runtime, "rate")
-            rows.append((f"latency at {rate:g}/s for {seconds:g} s, ERP twin (received -> written)",
-                         f"p50 {s['p50']:.0f} ms  p95 {s['p95']:.0f} ms  p99 {s['p99']:.0f} ms"))
+            # 4. latency at fixed rates (one below capacity, one at the target rate)
+            for k, each in enumerate(rates):
+                n = int(each * seconds)
+                run = f"rate{k}"
+                first = (3 + k) * 10**6 + 10**5
+                await loop.run_in_executor(None, lambda n=n, run=run, each=each, first=first: blast(
+                    url, run, first, n, rate=each))
+                await _wait_written(runtime, run, n, 600)
+                s = _store_stats(runtime, run)
+                rows.append((f"latency at {each:g}/s for {seconds:g} s, ERP twin (received -> written)",
+                             f"p50 {s['p50']:.0f} ms  p95 {s['p95']:.0f} ms  p99 {s['p99']:.0f} ms"))
             rss_short = _rss_mb()
             # 5. a long run (null target) to see whether memory grows with events
             runtime.clients["erp"] = NullClient()
             long_n = events * long_factor
-            await loop.run_in_executor(None, lambda: blast(url, "long", 4 * 10**6, long_n))
+            await loop.run_in_executor(None, lambda: blast(url, "long", 9 * 10**6, long_n))
             await _wait_written(runtime, "long", long_n, 1200)
             rows.append(("peak memory (max RSS) after the short runs / after "
                          f"{long_n:,} more events", f"{rss_short:.0f} MB / {_rss_mb():.0f} MB"))
@@ -244,13 +249,14 @@ def main() -> None:
     """Parse the options, run the rows, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3000)
-    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--rates", default="50,200", help="fixed rates for the latency rows (events/s)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--long-factor", type=int, default=5)
     parser.add_argument("--group-commit", action="store_true", help="share one transaction (one fsync) among writes")
     args = parser.parse_args()
     began = time.monotonic()
-    rows = asyncio.run(bench(args.events, args.rate, args.seconds, args.long_factor, args.group_commit))
+    rates = [float(r) for r in args.rates.split(",")]
+    rows = asyncio.run(bench(args.events, rates, args.seconds, args.long_factor, args.group_commit))
     width = max(len(r) for r, _ in rows)
     print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL, group commit "
           f"{'on' if args.group_commit else 'off'}; {args.events} events per row; Python "
