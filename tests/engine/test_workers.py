@@ -77,7 +77,7 @@ async def wait_settled(store: Store, timeout: float = 30.0) -> None:
 
 async def test_two_workers_keep_each_records_changes_in_order(store: Store) -> None:
     erp = SlowSystem("erp")
-    one, two = worker(store, erp, "host-a:1"), worker(store, erp, "host-b:2")
+    one, two = worker(store, erp, "host-a:1", batch=4), worker(store, erp, "host-b:2", batch=4)
     stop = asyncio.Event()
     runs = [asyncio.create_task(w.run(stop)) for w in (one, two)]
     customers, versions = 30, 6

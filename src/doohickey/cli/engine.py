@@ -36,6 +36,8 @@ class _Lazy:
 console: Any = _Lazy(False)
 err: Any = _Lazy(True)
 
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64,
+                                          help="Worker processes in this run (more than 1 needs PostgreSQL).")]
 PlanArg = Annotated[Path, typer.Argument(help="The integration.yaml to use.", exists=False)]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="Store URL: sqlite:///path or postgresql://...")]
 
@@ -85,21 +87,24 @@ def register(app: typer.Typer) -> None:
 
 def run(plan_path: PlanArg, env: Annotated[str, typer.Option("--env", help="sandbox or production")] = "sandbox",
         store: StoreOpt = None,
-        listen: Annotated[str | None, typer.Option("--listen", help="host:port of the webhook server")] = None
-        ) -> None:
+        listen: Annotated[str | None, typer.Option("--listen", help="host:port of the webhook server")] = None,
+        workers: WorkersOpt = 1) -> None:
     """Run the plan: webhook server on 127.0.0.1, pollers, workers and scheduler, until stopped (SIGTERM/Ctrl-C).
 
     With --env sandbox the plan's twins are started in-process. Stopping is graceful: Events in
-    flight finish (or stay in the store and resume at the next start).
+    flight finish (or stay in the store and resume at the next start). With --workers N on a
+    PostgreSQL store this process and N-1 engine-only worker processes share the work; several
+    `doohickey run` on other machines may share the same database.
     """
     from doohickey.engine.runtime import Runtime, RuntimeOptions
 
     if env not in ("sandbox", "production"):
         _fail(f"--env must be sandbox or production, not {env!r}")
     plan = _plan(plan_path)
+    _check_workers(workers, store or plan.runtime.store)
 
     async def main() -> None:
-        runtime = Runtime(plan, RuntimeOptions(env=env, store_url=store, listen=listen))
+        runtime = Runtime(plan, RuntimeOptions(env=env, store_url=store, listen=listen, workers=workers))
         try:
             await runtime.start()
         except DoohickeyError as exc:
@@ -109,7 +114,8 @@ def run(plan_path: PlanArg, env: Annotated[str, typer.Option("--env", help="sand
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runtime.request_stop)
         console.print(f"[green]running[/green] {plan.name} ({env}); webhooks at {runtime.url}/webhooks/<system>; "
-                      f"store {runtime.store.url if runtime.store else ''}")
+                      f"store {runtime.store.engine.url if runtime.store else ''}"
+                      + (f"; {workers} worker processes" if workers > 1 else ""))
         try:
             await runtime.run()
         except DoohickeyError as exc:
@@ -124,20 +130,39 @@ def run(plan_path: PlanArg, env: Annotated[str, typer.Option("--env", help="sand
 def demo(orders: Annotated[int, typer.Option("--orders", min=1, max=20000, help="Orders to place.")] = 200,
          faults: Annotated[str, typer.Option("--faults", help="default or none")] = "default",
          as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line of the numbers.")] = False,
-         seed: Annotated[int, typer.Option("--seed", help="Data and fault seed.")] = 7) -> None:
+         seed: Annotated[int, typer.Option("--seed", help="Data and fault seed.")] = 7,
+         store: Annotated[str | None, typer.Option("--store", help="postgresql://... to run on PostgreSQL (in a "
+                                                   "scratch schema, dropped after); default a temporary SQLite file")
+                          ] = None,
+         workers: WorkersOpt = 1) -> None:
     """Run the example integration on twins with trouble injected, and show that nothing is lost or doubled."""
     from doohickey.engine.demo import run_demo
 
     if faults not in ("default", "none"):
         _fail(f"--faults must be default or none, not {faults!r}")
+    if store and not store.startswith("postgresql"):
+        _fail(f"--store for the demo must be a postgresql://... URL (the default is a temporary SQLite file), "
+              f"not {store!r}")
+    _check_workers(workers, store)
     if not as_json:
         console.print(f"Starting the Shopify, ERP and WMS twins and the engine; placing {orders} orders "
                       f"({'with' if faults == 'default' else 'without'} faults) ...")
-    result = asyncio.run(run_demo(orders, faults=faults, seed=seed))
+    try:
+        result = asyncio.run(run_demo(orders, faults=faults, seed=seed, store_url=store, workers=workers))
+    except Exception as exc:  # on PostgreSQL: the server unreachable, a missing database ... said plainly
+        if not store:
+            raise
+        _fail(f"the demo could not use the store {store}: {type(exc).__name__}: {exc}")
     _print_demo(result, as_json)
     s = result.summary
     if s["duplicate_orders_in_erp"] or s["lost_orders"] or not s["settled"]:
         raise typer.Exit(1)
+
+
+def _check_workers(workers: int, store: str | None) -> None:
+    if workers > 1 and not (store or "").startswith("postgresql"):
+        _fail(f"--workers {workers} needs a PostgreSQL store (--store postgresql://...): several processes "
+              f"cannot share one SQLite file")
 
 
 def _print_demo(result: Any, as_json: bool) -> None:

@@ -20,6 +20,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -80,16 +81,22 @@ def _orders(n: int, seed: int) -> tuple[Any, list[model.Order]]:
 
 
 async def run_demo(orders: int = 200, *, faults: str = "default", seed: int = 7, pace: float = 400.0,
-                   timeout: float = 120.0, progress: Any = None) -> DemoResult:
-    """Run the demo and return its numbers (see the module docstring)."""
+                   timeout: float = 120.0, progress: Any = None, store_url: str | None = None,
+                   workers: int = 1) -> DemoResult:
+    """Run the demo and return its numbers (see the module docstring).
+
+    With ``store_url`` (PostgreSQL) the demo runs in a fresh schema of that database, dropped at the
+    end, with ``workers`` engine processes sharing it (this one and ``workers - 1`` more).
+    """
     from doohickey.twins.shopify.seed import seed_customer, seed_order, seed_product, seed_stock
 
     started = time.monotonic()
     plan = load_plan(EXAMPLE)
     data, to_place = _orders(orders, seed)
-    with tempfile.TemporaryDirectory(prefix="doohickey-demo-") as folder:
+    with tempfile.TemporaryDirectory(prefix="doohickey-demo-") as folder, \
+            _demo_store(store_url, f"sqlite:///{folder}/state.sqlite") as url:
         options = RuntimeOptions(
-            env="sandbox", store_url=f"sqlite:///{folder}/state.sqlite", listen="127.0.0.1:0", seed=seed,
+            env="sandbox", store_url=url, listen="127.0.0.1:0", seed=seed, workers=workers,
             retry_scale=0.05, poll_scale=0.02, pace_scale=4.0,
             twin_faults=default_faults(orders) if faults == "default" else {},
             # Time runs 50x faster than in production (polls every 2.4 s instead of 2 min), so the shop's
@@ -148,6 +155,18 @@ async def run_demo(orders: int = 200, *, faults: str = "default", seed: int = 7,
         await runtime.close()
     result.summary["duration_s"] = round(time.monotonic() - started, 2)
     return result
+
+
+@contextlib.contextmanager
+def _demo_store(url: str | None, default: str) -> Iterator[str]:
+    """The demo's store: a temporary SQLite file, or a scratch schema in the given PostgreSQL database."""
+    if not url or not url.startswith("postgresql"):
+        yield url or default
+        return
+    from doohickey.engine.workers import scratch_schema
+
+    with scratch_schema(url, "doohickey_demo") as scoped:
+        yield scoped
 
 
 def _erp_orders(erp: Any) -> list[dict[str, Any]]:

@@ -45,9 +45,13 @@ def _upsert(store: Store) -> Any:
 
 
 def claim_keys(store: Store, owner: str, now: dt.datetime, lease: dt.timedelta, *, limit: int = 200,
-               skip: Iterable[str] = ()) -> list[str]:
-    """Lease up to ``limit`` record keys with due Events for ``owner``; returns the keys now held."""
+               skip: Iterable[str] = (), done: Iterable[str] = ()) -> list[str]:
+    """Lease up to ``limit`` record keys with due Events for ``owner``; returns the keys now held.
+
+    ``done`` are keys ``owner`` has finished with: released in the same transaction (one commit, not two).
+    """
     skipped = set(skip)
+    finished = list(done)
     live = select(record_leases.c.record_key).where(record_leases.c.until > now)
     query = (select(events.c.record_key)
              .where(and_(events.c.status == "pending", events.c.next_attempt_at <= now,
@@ -55,6 +59,7 @@ def claim_keys(store: Store, owner: str, now: dt.datetime, lease: dt.timedelta, 
              .order_by(events.c.next_attempt_at, events.c.id).limit(3 * limit + len(skipped))
              .with_for_update(skip_locked=True, of=events))
     with store.begin() as conn:
+        release(conn, owner, finished)
         found = conn.execute(query).scalars().all()
         keys = sorted({k for k in found if k not in skipped})[:limit]
         if not keys:

@@ -29,6 +29,7 @@ from doohickey.engine.sandbox import SandboxTwins, start_twins
 from doohickey.engine.scheduler import Scheduler
 from doohickey.engine.status import flow_status
 from doohickey.engine.store import Store
+from doohickey.engine.workers import LeasedEngine, settings_doc, spawn, stop_all
 from doohickey.plan.model import Plan
 from doohickey.twins.faults import Fault
 
@@ -51,6 +52,11 @@ class RuntimeOptions:
     settings: dict[str, ConnectionSettings] = field(default_factory=dict)
     start_scheduler: bool = True
     replay_window: dt.timedelta = dt.timedelta(hours=1)
+    workers: int = 1
+    """Worker processes in this run (PostgreSQL): this one (webhooks, scheduler, engine loop) and ``workers - 1``
+    engine-only ones (:mod:`doohickey.engine.workers`)."""
+    lease_seconds: float = 15.0
+    """How long a worker's hold on a record outlives the worker (a killed worker's records wait this long)."""
     group_commit: bool = False
     """Share one transaction (one fsync) among concurrent writes; pays off where fsync is slow (spinning disks,
     network volumes). Off by default: on a fast SSD the thread hop costs more than the fsync it saves."""
@@ -82,11 +88,17 @@ class Runtime:
         self.server_task: asyncio.Task[None] | None = None
         self.url = ""
         self.stop_event = asyncio.Event()
+        self.settings: dict[str, ConnectionSettings] = {}
+        self.worker_procs: list[Any] = []
 
     async def start(self) -> Runtime:
         """Open everything and start the web server (the loop and scheduler start in :meth:`run`)."""
         opts = self.options
         self.store = Store.open(opts.store_url or self.plan.runtime.store)
+        if opts.workers > 1 and self.store.dialect != "postgresql":
+            self.store.dispose()
+            raise ValueError(f"{opts.workers} workers need a PostgreSQL store (postgresql://...); "
+                             f"SQLite is for one process")
         settings = dict(opts.settings)
         secrets: dict[str, str] = {}
         if opts.env == "sandbox" and any(s.sandbox and s.sandbox.twin for s in self.plan.systems.values()):
@@ -109,9 +121,14 @@ class Runtime:
             pacer = pacers.for_system(name, self.connectors[name])
             self.clients[name] = self.connectors[name].connect(
                 settings[name], ConnectOptions(clock=opts.clock, pacer=pacer))
-        self.engine = Engine(self.plan, self.store, self.clients, self.connectors, clock=opts.clock, seed=opts.seed,
-                             retry_scale=opts.retry_scale, concurrency=opts.concurrency, pacers=pacers,
-                             commits=GroupCommit(self.store, enabled=opts.group_commit))
+        self.settings = settings
+        # On PostgreSQL any number of processes may share the store: every one runs the leased loop.
+        shared = self.store.dialect == "postgresql"
+        extra: dict[str, Any] = {"lease_seconds": opts.lease_seconds} if shared else {}
+        self.engine = (LeasedEngine if shared else Engine)(
+            self.plan, self.store, self.clients, self.connectors, clock=opts.clock, seed=opts.seed,
+            retry_scale=opts.retry_scale, concurrency=opts.concurrency, pacers=pacers,
+            commits=GroupCommit(self.store, enabled=opts.group_commit), **extra)
         self.intake = Intake(self.plan, self.store, self.connectors, secrets=secrets, clock=opts.clock,
                              replay_window=opts.replay_window, on_recorded=self.engine.wake.set,
                              commits=self.engine.commits)
@@ -146,6 +163,8 @@ class Runtime:
         """Run the engine loop and the scheduler until ``stop`` (or :meth:`request_stop`)."""
         stop = stop or self.stop_event
         assert self.engine is not None and self.scheduler is not None
+        if self.options.workers > 1 and not self.worker_procs:
+            self.worker_procs = spawn(self.worker_config(), self.options.workers - 1)
         tasks = [asyncio.create_task(self.engine.run(stop))]
         if self.options.start_scheduler:
             tasks.append(asyncio.create_task(self.scheduler.run(stop)))
@@ -157,6 +176,21 @@ class Runtime:
                 if not task.done():
                     task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.stop_workers()
+
+    def worker_config(self) -> dict[str, Any]:
+        """What an engine-only worker process needs to run this plan like this one (sent on its stdin)."""
+        assert self.store is not None
+        opts = self.options
+        return {"plan": self.plan, "store": self.store.engine.url.render_as_string(hide_password=False),
+                "settings": settings_doc(self.settings), "env": opts.env, "seed": opts.seed,
+                "retry_scale": opts.retry_scale, "pace_scale": opts.pace_scale, "concurrency": opts.concurrency,
+                "lease_seconds": opts.lease_seconds}
+
+    async def stop_workers(self) -> list[int | None]:
+        """Stop the engine-only worker processes (they finish what is in flight); their exit codes."""
+        procs, self.worker_procs = self.worker_procs, []
+        return await asyncio.to_thread(stop_all, procs) if procs else []
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to stop gracefully."""
@@ -171,7 +205,8 @@ class Runtime:
                 "skipped": dict(tally.skipped)}
 
     async def close(self) -> None:
-        """Stop the web server, close clients and twins and the store."""
+        """Stop the web server and any worker processes, close clients and twins and the store."""
+        await self.stop_workers()
         if self.server is not None and self.server_task is not None:
             self.server.should_exit = True
             await asyncio.gather(self.server_task, return_exceptions=True)

@@ -14,8 +14,9 @@ any number of worker processes on any number of machines. It differs in four way
   workers together stay within one API limit without a database round trip per API call.
 
 ``python -m doohickey.engine.workers`` runs one engine-only worker (no webhook server, no scheduler)
-from a JSON config read on stdin (secrets never travel on a command line); :func:`spawn` starts N of
-them for ``doohickey run --workers N`` and ``doohickey demo --workers N``.
+from a config its parent writes on stdin (pickled: the Plan object itself, so a plan narrowed in
+memory runs as is; secrets never travel on a command line); :func:`spawn` starts N of them for
+``doohickey run --workers N`` and ``doohickey demo --workers N``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
+import pickle
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,11 +112,16 @@ class LeasedEngine(Engine):
     """The engine loop for a store shared by several workers (see the module docstring)."""
 
     def __init__(self, *args: Any, lease_seconds: float = LEASE_SECONDS, owner: str | None = None,
-                 **kwargs: Any) -> None:
+                 batch: int = 200, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.batch = batch
+        """Record keys leased per claim: smaller spreads a small backlog over more workers."""
         self.lease = dt.timedelta(seconds=lease_seconds)
         self.owner = owner or lease.worker_name()
-        self.claims = True
+        # The record lease is the claim: an Event stays pending while its record is held (no write per Event);
+        # if the holder dies, the next holder runs it again and finds what was already written.
+        self.claims = False
+        self.finished: set[str] = set()
         self.share = BudgetShare(self.pacers)
         self.waker: Waker | None = None
         self.renewals = 0
@@ -127,12 +134,18 @@ class LeasedEngine(Engine):
         self.share.apply(lease.live_workers(self.store, now, self.lease))
         return lease.recover_orphans(self.store, now)
 
-    def step(self, limit: int = 200) -> int:
+    def step(self, limit: int | None = None) -> int:
         """Lease record keys with due Events and start a task for each; returns how many started."""
         if self.stopping:
             return 0
-        keys = lease.claim_keys(self.store, self.owner, self.clock.now(), self.lease, limit=limit,
-                                skip=self.inflight)
+        limit = limit or self.batch
+        done, self.finished = self.finished, set()
+        try:
+            keys = lease.claim_keys(self.store, self.owner, self.clock.now(), self.lease, limit=limit,
+                                    skip=self.inflight, done=done)
+        except Exception:
+            self.finished |= done  # released with the next claim (or expired)
+            raise
         for key in keys:
             self.inflight.add(key)
             task = asyncio.get_running_loop().create_task(self._leased(key))
@@ -144,9 +157,10 @@ class LeasedEngine(Engine):
         try:
             await self._process_key(key)
         finally:
-            with contextlib.suppress(Exception):  # not released: it simply expires
-                await self.commits.run(lambda conn: lease.release(conn, self.owner, [key]))
-            self.wake.set()  # Events that arrived for this record while it was held are due now
+            # Released in the next claim's transaction; Events that arrived for this record while it was
+            # held are found by that same claim (it skips only keys still in flight here).
+            self.finished.add(key)
+            self.wake.set()
 
     async def run(self, stop: asyncio.Event, *, idle_wait: float | None = None) -> None:
         """Run until ``stop``; leases are renewed meanwhile and released at the end."""
@@ -228,10 +242,10 @@ def _settings(doc: dict[str, Any]) -> dict[str, ConnectionSettings]:
 
 
 def load_worker_plan(config: dict[str, Any]) -> Plan:
-    """The plan a worker runs: the file named in ``config``, narrowed to ``flows`` when given."""
+    """The plan a worker runs: the Plan in ``config`` (or the file it names), narrowed to ``flows`` when given."""
     from doohickey.plan.load import load_plan
 
-    plan = load_plan(Path(config["plan"]))
+    plan = config["plan"] if isinstance(config["plan"], Plan) else load_plan(Path(config["plan"]))
     if config.get("flows"):
         plan = plan.model_copy(update={"flows": {k: v for k, v in plan.flows.items() if k in config["flows"]}},
                                deep=True)
@@ -279,7 +293,7 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 def spawn(config: dict[str, Any], count: int, *, log: Path | None = None) -> list[subprocess.Popen]:
     """Start ``count`` worker processes with ``config`` (sent on stdin); their output goes to ``log``."""
     procs = []
-    body = json.dumps({**config, "parent": os.getpid()}).encode()
+    body = pickle.dumps({**config, "parent": os.getpid()})
     for _ in range(count):
         out: Any = log.open("ab") if log else subprocess.DEVNULL
         proc = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "doohickey.engine.workers"],
@@ -306,5 +320,26 @@ def stop_all(procs: list[subprocess.Popen], *, timeout: float = 30.0) -> list[in
     return codes
 
 
+@contextlib.contextmanager
+def scratch_schema(url: str, prefix: str) -> Iterator[str]:
+    """A fresh schema in the PostgreSQL database at ``url``, dropped afterwards; yields a URL that uses it."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url.replace("postgresql+psycopg://", "postgresql://"))
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conninfo = parsed.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 if __name__ == "__main__":
-    asyncio.run(serve_worker(json.loads(sys.stdin.read())))
+    # The parent process wrote this config on our stdin: it is trusted as the parent itself is.
+    asyncio.run(serve_worker(pickle.loads(sys.stdin.buffer.read())))
