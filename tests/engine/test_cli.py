@@ -86,3 +86,13 @@ def test_demo_json_last_line_is_the_summary() -> None:
     assert summary["stock_mismatches"] == 0
     for key in ("dead_letters", "p50_lag_s", "p95_lag_s", "duration_s"):
         assert key in summary
+
+
+def test_sync_names_a_missing_secret_without_a_traceback(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SHOPIFY_ADMIN_TOKEN", raising=False)
+    result = runner.invoke(app, ["sync", str(EXAMPLE), "customers-to-erp", "--backfill", "--env", "production",
+                                 "--store", f"sqlite:///{tmp_path / 's.sqlite'}"], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert "SHOPIFY_ADMIN_TOKEN is not set" in result.output and "Traceback" not in result.output
+    unknown = runner.invoke(app, ["sync", str(EXAMPLE), "nope", "--backfill"], env={"COLUMNS": "250"})
+    assert unknown.exit_code == 2 and "no flow 'nope'" in unknown.output

@@ -215,7 +215,11 @@ def sync(plan_path: PlanArg, flow: Annotated[str, typer.Argument(help="Flow to l
     async def main() -> None:
         runtime = Runtime(plan, RuntimeOptions(env=env, store_url=store, listen="127.0.0.1:0",
                                                start_scheduler=False))
-        await runtime.start()
+        try:
+            await runtime.start()
+        except DoohickeyError as exc:
+            await runtime.close()
+            _fail(exc.message)
         try:
             assert runtime.intake is not None and runtime.engine is not None
             with Progress(console=_console()) as bar:
