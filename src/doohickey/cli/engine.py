@@ -136,6 +136,10 @@ def demo(orders: Annotated[int, typer.Option("--orders", min=1, max=20000, help=
                           ] = None,
          workers: WorkersOpt = 1) -> None:
     """Run the example integration on twins with trouble injected, and show that nothing is lost or doubled."""
+    import warnings
+
+    # The README's first command: keep library warnings (pydantic schema notes in a twin) off the screen.
+    warnings.filterwarnings("ignore", module="pydantic")
     from doohickey.engine.demo import run_demo
 
     if faults not in ("default", "none"):
