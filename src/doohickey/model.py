@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -253,12 +254,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Resolving string annotations compiles code on every call; an entity's hints never change.
+_type_hints = functools.cache(typing.get_type_hints)
+
+
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     """Build entity ``cls`` from its dict form, converting strings back to Decimals and datetimes.
 
     Unknown keys are ignored so that Records carrying extra native fields still load.
     """
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in data:
