@@ -1,6 +1,6 @@
 """Benchmark: the sync engine end to end on SQLite (WAL, fsync on every commit) with the ERP twin on loopback.
 
-Run: ``python bench/engine.py [--events 3000] [--rates 50,200] [--seconds 10] [--group-commit]``
+Run: ``python bench/engine.py [--events 3000] [--rates 50,200] [--seconds 10] [--no-group-commit]``
 (prints a table; nothing is asserted).
 
 Three processes, so the load generator and the twin do not steal the engine's interpreter:
@@ -252,14 +252,15 @@ def main() -> None:
     parser.add_argument("--rates", default="50,200", help="fixed rates for the latency rows (events/s)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--long-factor", type=int, default=5)
-    parser.add_argument("--group-commit", action="store_true", help="share one transaction (one fsync) among writes")
+    parser.add_argument("--no-group-commit", action="store_true",
+                        help="one transaction (one fsync) per finished Event instead of shared ones")
     args = parser.parse_args()
     began = time.monotonic()
     rates = [float(r) for r in args.rates.split(",")]
-    rows = asyncio.run(bench(args.events, rates, args.seconds, args.long_factor, args.group_commit))
+    rows = asyncio.run(bench(args.events, rates, args.seconds, args.long_factor, not args.no_group_commit))
     width = max(len(r) for r, _ in rows)
     print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL, group commit "
-          f"{'on' if args.group_commit else 'off'}; {args.events} events per row; Python "
+          f"{'off' if args.no_group_commit else 'on'}; {args.events} events per row; Python "
           f"{sys.version.split()[0]})")
     for row, result in rows:
         print(f"{row:<{width}}  {result}")
