@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import and_, insert, update
 from sqlalchemy.engine import Connection
 
 from doohickey.clock import SYSTEM_CLOCK, Clock
@@ -34,6 +34,7 @@ from doohickey.engine.pacing import Pacers
 from doohickey.engine.retry import RetryPolicy
 from doohickey.engine.runner import Context, Skip, Written, run_event
 from doohickey.engine.store import Store, attempts
+from doohickey.engine.store import events as events_table
 from doohickey.errors import Outcome, Verdict, classify
 from doohickey.plan.model import Plan
 
@@ -86,6 +87,9 @@ class Engine:
         self.tally = Tally()
         self.failure: RunFailed | None = None
         self.grace = 10.0
+        self.waiters: dict[tuple[str, str, str], set[int]] = {}
+        """Events retrying for a missing dependency, by the record they wait for (in memory: after a restart
+        they simply wait out their backoff)."""
         self.commits = commits or GroupCommit(store, enabled=False)
         # One process on SQLite owns every Event: the in-memory set of keys in flight is the claim, and a
         # crash needs no lease to expire (every Event still pending simply runs again, found-not-created).
@@ -241,8 +245,14 @@ class Engine:
             {**common, "system": flow.target, "entity": flow.entity, "external_id": result.target_id,
              "action": "bound", "detail": f"bound to {event.system} {event.entity} {event.external_id}"}]
 
+        waiting = self.waiters.pop((event.system, event.entity, event.external_id), set())
+
         def written(conn: Connection) -> None:
             # The Binding, the Event's close and the audit commit together: a crash leaves all or none.
+            if waiting:  # Events that waited for this record go now, not at the end of their backoff
+                conn.execute(update(events_table).where(and_(events_table.c.id.in_(list(waiting)),
+                                                             events_table.c.status == "pending"))
+                             .values(next_attempt_at=now))
             conn.execute(insert(attempts).values(event_id=event.id, number=event.attempts + 1, started_at=started,
                                                  finished_at=now, outcome="written"))
             self.idmap.bind(conn, result.binding, now)
@@ -251,6 +261,8 @@ class Engine:
             audit_log.note_many(conn, notes)
 
         await self.commits.run(written)
+        if waiting:
+            self.wake.set()
         self.tally.written += 1
         self.tally.lags.append((now - event.received_at).total_seconds())
 
@@ -288,6 +300,9 @@ class Engine:
                 audit_log.note(conn, **common, action="dead-lettered", detail=reason)
 
         await self.commits.run(failed)
+        if retry and outcome.kind == "DependencyMissing":
+            for key in depends_on(event):
+                self.waiters.setdefault(key, set()).add(event.id)
         if outcome.verdict == Verdict.FAIL_RUN:
             self.failure = RunFailed(outcome, event.flow)
         elif retry:
@@ -301,6 +316,17 @@ class Engine:
             ev.finish(conn, event.id, status, outcome, now)
             audit_log.note(conn, at=now, flow=event.flow, system=event.system, entity=event.entity,
                            external_id=event.external_id, event_id=event.id, action=action, detail=outcome)
+
+
+def depends_on(event: ev.Event) -> list[tuple[str, str, str]]:
+    """The records of the same System an Event may wait for: an order's customer, a fulfilment's or refund's order."""
+    keys = []
+    customer = event.data.get("customer")
+    if isinstance(customer, dict) and customer.get("id"):
+        keys.append((event.system, "customer", str(customer["id"])))
+    if event.data.get("order_id"):
+        keys.append((event.system, "order", str(event.data["order_id"])))
+    return keys
 
 
 def dead_letter_reason(target: str, event: ev.Event, outcome: Outcome, tries: int, policy: RetryPolicy) -> str:
