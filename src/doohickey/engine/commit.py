@@ -4,8 +4,9 @@ Every durable step of the engine (a webhook's Events before its 2xx, an Event's 
 Binding and audit rows) is a small function of a Connection. Instead of one transaction each,
 :class:`GroupCommit` runs all the functions queued since the last commit inside one transaction
 (if one fails, the batch is rolled back and each runs alone, so one failure never undoes the others),
-commits once, and only then resolves each caller's future. A caller therefore still learns "durably recorded" only after the
-fsync, so the guarantees are unchanged; the cost of the fsync is shared by the batch.
+commits once, and only then resolves each caller's future. A caller therefore still learns
+"durably recorded" only after the fsync, so the guarantees are unchanged; the cost of the fsync is
+shared by the batch.
 """
 
 from __future__ import annotations
