@@ -202,3 +202,17 @@ async def test_order_whose_customer_is_not_bound_waits_then_succeeds(tmp_path) -
             brought = conn.execute(select(events.c.received_via).where(and_(
                 events.c.flow == "customers-to-erp", events.c.received_via == "dependency"))).all()
         assert brought
+
+
+async def test_backfill_twice_writes_each_record_once(tmp_path) -> None:
+    async with running(tmp_path, customers_in_erp=False, scheduler=False, flows=("customers-to-erp",)) as rig:
+        rig.runtime.plan.flows["customers-to-erp"].trigger.webhook.clear()  # only the backfill brings them
+        shop_customers = {c["email"] for c in rig.shop.all("Customer")}
+        for _ in range(2):
+            await rig.runtime.intake.poll("customers-to-erp", rig.runtime.clients["shop"], use_cursor=False,
+                                          via="backfill")
+            rig.runtime.engine.wake.set()
+            await rig.wait_for(lambda: idle(rig), what="the backfill written")
+        erp_emails = [c["email"] for c in rig.erp.all("customers")]
+        assert sorted(erp_emails) == sorted(shop_customers) and len(erp_emails) == len(set(erp_emails))
+        assert rig.runtime.intake.cursor("poll:customers-to-erp") is None  # the poller's cursor is untouched
