@@ -1,4 +1,7 @@
-"""The engine against the Shopify, ERP and WMS twins over real loopback HTTP: one named test per promise."""
+"""The engine against the Shopify, ERP and WMS twins over real loopback HTTP: one named test per promise.
+
+Tests taking the ``store`` fixture run on SQLite and on PostgreSQL (there with the leased multi-worker loop).
+"""
 
 from __future__ import annotations
 
@@ -34,9 +37,9 @@ def actions(rig: Rig, system: str, entity: str, external_id: str) -> list[tuple[
     return [(e.action, e.detail) for e in audit.trace(rig.runtime.store, system, entity, external_id)]
 
 
-async def test_duplicate_webhook_makes_one_erp_sale(tmp_path) -> None:
+async def test_duplicate_webhook_makes_one_erp_sale(tmp_path, store) -> None:
     faults = {"shop": [Fault(kind="webhook_duplicate", topics=["orders/create"], rate=1.0)]}
-    async with running(tmp_path, faults=faults, scheduler=False) as rig:
+    async with running(tmp_path, faults=faults, scheduler=False, store_url=store.url) as rig:
         await rig.place(order_for(rig.data, 2001))
         await rig.wait_for(lambda: rig.erp_orders("#2001") and idle(rig), what="order #2001 in the ERP")
         await asyncio.sleep(0.5)  # let any late copy arrive
@@ -89,8 +92,8 @@ def from_now(seconds: float) -> str:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=seconds)).isoformat()
 
 
-async def test_erp_outage_is_ridden_out_and_nothing_is_lost(tmp_path) -> None:
-    async with running(tmp_path, scheduler=False) as rig:
+async def test_erp_outage_is_ridden_out_and_nothing_is_lost(tmp_path, store) -> None:
+    async with running(tmp_path, scheduler=False, store_url=store.url) as rig:
         rig.twin("erp").faults.add(Fault(kind="outage", start=from_now(0), end=from_now(4), seconds=1.0,
                                          paths=["/api/v1/sales-orders*"]))
         numbers = [f"#{n}" for n in range(2010, 2016)]
@@ -121,8 +124,8 @@ async def test_429_storm_is_waited_out(tmp_path) -> None:
         assert deadletter.list_open(rig.runtime.store) == []
 
 
-async def test_unmappable_order_is_dead_lettered_in_words_and_replays_once(tmp_path) -> None:
-    async with running(tmp_path, scheduler=False) as rig:
+async def test_unmappable_order_is_dead_lettered_in_words_and_replays_once(tmp_path, store) -> None:
+    async with running(tmp_path, scheduler=False, store_url=store.url) as rig:
         # the map as first written does not know Shopify's "expired" payment status
         rig.runtime.plan.flows["orders-to-erp"].status.values.pop("expired", None)
         await rig.place(order_for(rig.data, 2030, financial_status="expired"))
