@@ -64,7 +64,8 @@ async def test_multi_line_order_becomes_one_sale_with_exact_total_even_when_retr
     assert Decimal(sale["total"]) == Decimal(data["total"]) == Decimal("374.27")
     assert [(ln["sku"], ln["quantity"], Decimal(ln["unit_price"])) for ln in sale["lines"]] == [
         ("TENT-2P", 1, Decimal("249.00")), ("STOVE-1", 2, Decimal("59.50"))]
-    assert sale["status"] == "processing" and sale["email"] == "jane@example.com"
+    assert (sale["status"], sale["erp_state"]) == ("confirmed", "processing")
+    assert sale["email"] == "jane@example.com"
 
 
 async def test_unknown_product_code_is_rejected_with_the_code_named(erp: TrytonClient) -> None:
@@ -143,3 +144,18 @@ async def test_polling_orders_pages_to_the_end_oldest_first(erp: TrytonClient) -
     assert [n for n in seen if n.startswith("#80")] == [f"#80{n:02d}" for n in range(5)]
     versions = [r.version for r in (await erp.find("order", {"number": "#8004"}))]
     assert versions and versions[0] >= "2026"
+
+
+async def test_refunds_are_found_again_by_order_number_and_by_refund_id(erp: TrytonClient) -> None:
+    await seed(erp, "refund2@example.com", {"HAT-1": "30.00"})
+    await erp.write(WriteRequest("order", "create", order("#6101", "refund2@example.com", [("HAT-1", 2, "30.00")])))
+    for n, amount in ((1, "30.00"), (2, "35.00")):
+        request = WriteRequest("refund", "create", {"id": f"gid://shopify/Refund/6101{n}", "order_number": "#6101",
+                                                    "amount": amount,
+                                                    "lines": [{"sku": "HAT-1", "quantity": 1, "amount": "30.00"}]})
+        await erp.write(request)
+        await erp.write(request)  # a retried create finds the first credit note
+    found = await erp.find("refund", {"order_number": "#6101"})
+    assert sorted(Decimal(r.data["amount"]) for r in found) == [Decimal("30.00"), Decimal("35.00")]
+    (one,) = await erp.find("refund", {"id": "gid://shopify/Refund/61012"})
+    assert one.data["order_number"] == "#6101" and one.data["lines"][0]["quantity"] == 1

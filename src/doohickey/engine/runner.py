@@ -80,13 +80,14 @@ async def run_event(ctx: Context, event: ev.Event) -> Skip | Written:
         return skip
     if skip := check_echo(ctx, event):
         return skip
-    if skip := check_filter(flow, event):
+    if skip := check_filter(flow, event, binding):
         return skip
     prepared = prepare(ctx, flow, event, binding)
     if binding is not None and binding.written_fingerprint == fingerprint(prepared.data):
         return Skip("unchanged", f"{flow.target} already holds this content (written from "
                                  f"version {binding.source_version or '-'})")
     await resolve_dependencies(ctx, flow, event, prepared)
+    await resolve_order(ctx, flow, prepared)
     found = None if binding else await find_in_target(ctx, flow, event, prepared)
     binding = binding or found
     request = choose_write(ctx, flow, event, prepared, binding)
@@ -128,8 +129,14 @@ def check_echo(ctx: Context, event: ev.Event) -> Skip | None:
     return None
 
 
-def check_filter(flow: Flow, event: ev.Event) -> Skip | None:
-    """Only records whose fields hold one of the flow's ``when`` values go through."""
+def check_filter(flow: Flow, event: ev.Event, binding: Binding | None = None) -> Skip | None:
+    """Only records whose fields hold one of the flow's ``when`` values go through.
+
+    A cancellation of a record already sent always goes through: a paid order the warehouse holds must
+    hear that it was cancelled even though a cancelled order is no longer "paid".
+    """
+    if binding is not None and (event.data.get("cancelled_at") or event.data.get("status") == "cancelled"):
+        return None
     for name, allowed in flow.when.items():
         value = event.data.get(name)
         if str(value) not in allowed:
@@ -184,6 +191,29 @@ async def resolve_dependencies(ctx: Context, flow: Flow, event: ev.Event, prepar
                             + (f" (brought by flow {bringer})" if bringer else ""), system=flow.target)
 
 
+async def resolve_order(ctx: Context, flow: Flow, prepared: Prepared) -> None:
+    """Translate the order a refund or fulfilment belongs to into the target's id (and number), or wait for it.
+
+    The source names the order by its own id (Shopify's ``refunds/create`` carries only ``order_id``);
+    the Binding of that order says what it is called in the target. Without a Binding the record can
+    still go when it carries the order number the target can search by; otherwise it waits.
+    """
+    spec = ctx.connectors[flow.target].entities.get(flow.entity)
+    source_order = str(prepared.data.get("order_id") or "")
+    if spec is None or "order" not in spec.depends_on or flow.entity == "order" or not source_order:
+        return
+    binding = ctx.idmap.get(flow.source, "order", source_order, flow.target)
+    if binding is None:
+        if prepared.data.get("order_number"):
+            return
+        raise DependencyMissing(f"order {source_order} is not in {flow.target} yet; the {flow.entity} waits for it",
+                                system=flow.target)
+    prepared.data["order_id"] = binding.target_id
+    if not prepared.data.get("order_number"):
+        record = await ctx.clients[flow.target].get("order", binding.target_id)
+        prepared.data["order_number"] = (record.data.get("number") or "") if record else ""
+
+
 def _customer_flow(plan: Plan, flow: Flow) -> str | None:
     for name, other in plan.flows.items():
         if other.entity == "customer" and other.source == flow.source and other.target == flow.target:
@@ -206,7 +236,8 @@ async def find_in_target(ctx: Context, flow: Flow, event: ev.Event, prepared: Pr
     value = prepared.data.get(key_field)
     if not value or key_field == "id":
         return None
-    found = await ctx.clients[flow.target].find(flow.entity, {key_field: str(value)})
+    found = [r for r in await ctx.clients[flow.target].find(flow.entity, {key_field: str(value)})
+             if key_field != "order_number" or same_aftermath(prepared.data, r.data)]
     if not found:
         return None
     record = found[0]
@@ -240,6 +271,24 @@ async def match_customer(ctx: Context, flow: Flow, event: ev.Event, prepared: Pr
                        detail=f"same customer as {flow.target} {record.external_id}: {why}")
     return Binding(event.system, event.entity, event.external_id, flow.target, flow.entity, record.external_id,
                    "", None, None, record.fingerprint, event.flow)
+
+
+def same_aftermath(mine: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether a fulfilment or refund found by its order's number is this very one, not a sibling.
+
+    An order can have several parcels and several refunds, so the order number alone does not
+    identify one: a parcel is the same when its tracking number (or, without one, its lines) match;
+    a refund when its amount and lines match.
+    """
+    if mine.get("tracking_number") or theirs.get("tracking_number"):
+        return mine.get("tracking_number") == theirs.get("tracking_number")
+    if "amount" in mine and str(mine.get("amount")) != str(theirs.get("amount")):
+        return False
+    return _line_set(mine) == _line_set(theirs)
+
+
+def _line_set(data: dict[str, Any]) -> list[tuple[str, int]]:
+    return sorted((str(ln.get("sku")), int(ln.get("quantity") or 0)) for ln in data.get("lines") or [])
 
 
 def choose_write(ctx: Context, flow: Flow, event: ev.Event, prepared: Prepared,

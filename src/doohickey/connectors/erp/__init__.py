@@ -38,7 +38,8 @@ CONNECTOR = Connector(
         "variant": EntitySpec("variant", actions=("upsert",), key="sku"),
         "stock": EntitySpec("stock", actions=("set",), key="sku"),
         "fulfilment": EntitySpec("fulfilment", actions=("create",), key="order_number", depends_on=("order",)),
-        "refund": EntitySpec("refund", actions=("create",), key="order_number", depends_on=("order",)),
+        # A refund is found by its own id (the credit memo's external_ref): one order may have several refunds.
+        "refund": EntitySpec("refund", actions=("create",), key="id", depends_on=("order",)),
     },
     connect=connect,
     pacing=PacingSpec(kind="concurrency", rate=10.0, burst=5.0, max_concurrency=5),

@@ -88,6 +88,8 @@ class ErpClient:
             return [one] if one else []
         elif entity == "stock" and key.get("sku"):
             params = {"item_code": key["sku"], "location": key.get("location")}
+        elif entity == "refund" and key.get("id"):
+            params = {"external_ref": key["id"]}
         elif entity in ("fulfilment", "refund") and (key.get("order_number") or key.get("order_id")):
             order_id = key.get("order_id") or await self._order_id(key["order_number"])
             if order_id is None:

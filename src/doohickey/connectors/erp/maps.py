@@ -190,6 +190,6 @@ def refund_to_erp(data: dict[str, Any], order_id: str) -> dict[str, Any]:
     body: dict[str, Any] = {"order_id": order_id, "lines": lines, "reason": data.get("reason", ""),
                             "shipping_amount": str(_dec(data.get("shipping_amount"))),
                             "external_ref": data.get("id") or None}
-    if not lines:
+    if _dec(data.get("amount")) > 0:  # the total refunded, tax included
         body["amount"] = str(_dec(data.get("amount")))
     return body

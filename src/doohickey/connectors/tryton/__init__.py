@@ -30,6 +30,7 @@ CONNECTOR = Connector(
         "stock": EntitySpec("stock", actions=("set",), key="sku"),
         "fulfilment": EntitySpec("fulfilment", key="id"),
         "refund": EntitySpec("refund", read=False, actions=("create",), key="id", depends_on=("order",)),
+        # refunds are found again (by refund id or order number) but not polled: they flow into Tryton only
     },
     connect=connect,
     # Tryton has no published rate limit; a small concurrency cap keeps one trytond worker responsive.

@@ -8,6 +8,7 @@ and reads those products' quantities in the configured warehouse.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ class TrytonClient:
         self.carrier = str(settings.options.get("carrier", ""))
         self._warehouse_name = settings.options.get("warehouse")
         self._refs: dict[str, int] = {}
+        self._party_lock = asyncio.Lock()
 
     async def check(self) -> None:
         """Log in and read the user's preferences."""
@@ -79,6 +81,11 @@ class TrytonClient:
                                           ["value_compact", "=", _compact(key["phone"])]])
         if entity in ("variant", "stock") and key.get("sku"):
             return await self.rpc.call("model.product.product.search", [["code", "=", key["sku"]]], 0, None, None)
+        if entity == "refund" and (key.get("order_number") or key.get("id")):
+            pattern = f"{REFUND_PREFIX}{key['order_number']}/%" if key.get("order_number") else \
+                f"{REFUND_PREFIX}%/{key['id']}"
+            return await self.rpc.call("model.sale.sale.search", [["reference", "like", pattern]], 0, None,
+                                       [["id", "ASC"]])
         if entity == "order" and key.get("number"):
             return await self.rpc.call("model.sale.sale.search", [["reference", "=", key["number"]]], 0, None,
                                        [["id", "ASC"]])
@@ -90,7 +97,7 @@ class TrytonClient:
 
     async def _records(self, entity: str, ids: list[int]) -> list[Record]:
         builders = {"customer": self._customers, "order": self._orders, "variant": self._variants,
-                    "stock": self._stock, "fulfilment": self._fulfilments}
+                    "stock": self._stock, "fulfilment": self._fulfilments, "refund": self._refunds}
         return await builders[entity](ids)
 
     async def _read_customers(self, since: datetime | None, offset: int, limit: int) -> list[Record]:
@@ -160,6 +167,14 @@ class TrytonClient:
             data = maps.order_from(sale, [ln for ln in lines if ln["sale"] == sale["id"]], codes,
                                    emails.get(str(sale["party"]), ""))
             records.append(self._record("order", data, sale.get("write_date")))
+        return records
+
+    async def _refunds(self, ids: list[int]) -> list[Record]:
+        """Return sales read back as canonical refunds (amount positive, as the storefront states it)."""
+        records = []
+        for order in await self._orders(ids):
+            data = maps.refund_from(order.data, REFUND_PREFIX)
+            records.append(Record(self.system, "refund", data["id"], data, order.version, order.updated_at))
         return records
 
     async def _variants(self, ids: list[int]) -> list[Record]:
@@ -240,7 +255,10 @@ class TrytonClient:
         return await writer(request)
 
     async def _create_customer(self, request: WriteRequest) -> WriteResult:
-        (party_id,) = await self.rpc.call("model.party.party.create", [maps.party_values(request.data)])
+        # Tryton numbers parties from a sequence that concurrent creates can race for ("The code on party
+        # must be unique"), so this connection creates parties one at a time.
+        async with self._party_lock:
+            (party_id,) = await self.rpc.call("model.party.party.create", [maps.party_values(request.data)])
         return await self._result("customer", party_id)
 
     async def _update_customer(self, request: WriteRequest) -> WriteResult:
@@ -344,7 +362,7 @@ class TrytonClient:
         existing = await self._find_ids("order", {"number": reference})
         if existing:
             return await self._result("order", existing[0])
-        original = await self._find_ids("order", {"number": data.get("order_number") or ""})
+        original = await self._original_sale(data)
         if not original:
             raise DependencyMissing(f"order {data.get('order_number')} is not in Tryton yet", system=self.system)
         (sale,) = await self._read("sale.sale", [original[0]], ["party", "currency", "invoice_address",
@@ -357,6 +375,15 @@ class TrytonClient:
         (sale_id,) = await self.rpc.call("model.sale.sale.create", [values])
         await self._advance(sale_id, "confirmed")
         return await self._result("order", sale_id)
+
+    async def _original_sale(self, data: dict[str, Any]) -> list[int]:
+        """The sale a refund belongs to: by the engine-translated ``order_id`` (a Tryton sale id), else by number."""
+        order_id = str(data.get("order_id") or "")
+        if order_id.isdigit():
+            found = await self.rpc.call("model.sale.sale.search", [["id", "=", int(order_id)]], 0, 1, None)
+            if found:
+                return found
+        return await self._find_ids("order", {"number": data.get("order_number") or ""})
 
     async def _refund_lines(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         unit = await self._ref("product.uom", [["symbol", "=", "u"]], "unit 'u'")

@@ -9,8 +9,9 @@ Decisions, written down:
   ``Tax: ...``), so the Tryton sale's total equals the storefront's total to the
   cent without re-computing taxes in Tryton. (Mapping storefront tax rates onto
   Tryton taxes is possible but would let Tryton's rounding differ.)
-- The sale's status is Tryton's state; a processing sale whose shipments and
-  invoices were cancelled reads as ``cancelled``.
+- The sale's status is Tryton's state, with ``processing`` read as ``confirmed``
+  (Tryton processes a sale the moment it is confirmed); a processing sale whose
+  shipments and invoices were cancelled reads as ``cancelled``.
 """
 
 from __future__ import annotations
@@ -84,11 +85,16 @@ def _amount_line(description: str, amount: Decimal) -> dict[str, Any]:
 
 
 def order_status(sale: dict[str, Any]) -> str:
-    """The canonical status of a sale (a processing sale with everything cancelled reads ``cancelled``)."""
+    """The canonical status of a sale.
+
+    Tryton processes a sale as soon as it is confirmed (shipment and invoice are made), so
+    ``processing`` reads ``confirmed``; a processing sale whose shipments and invoices were
+    cancelled reads ``cancelled``. The raw state stays in ``erp_state``.
+    """
     state = sale.get("state", "draft")
     if state == "processing" and sale.get("shipment_state") == sale.get("invoice_state") == CANCELLED_EXCEPTION:
         return "cancelled"
-    return state
+    return "confirmed" if state == "processing" else state
 
 
 def order_from(sale: dict[str, Any], lines: list[dict[str, Any]], codes: dict[int, str],
@@ -104,8 +110,19 @@ def order_from(sale: dict[str, Any], lines: list[dict[str, Any]], codes: dict[in
         "currency": sale.get("currency_code", ""), "lines": product_lines,
         "total": str(sale.get("total_amount") or "0"), "status": order_status(sale),
         "created_at": _iso(sale.get("create_date")), "updated_at": _iso(sale.get("write_date")),
-        "erp_number": sale.get("number") or "",
+        "erp_number": sale.get("number") or "", "erp_state": sale.get("state", ""),
     }
+
+
+def refund_from(sale: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """A canonical refund dict from a return sale read as an order (reference ``<prefix><number>/<refund id>``)."""
+    number, _, refund_id = sale["number"].removeprefix(prefix).partition("/")
+    return {"id": refund_id, "order_id": "", "order_number": number, "currency": sale.get("currency", ""),
+            "amount": str(-Decimal(sale.get("total") or "0")), "shipping_amount": "0",
+            "lines": [{"sku": ln["sku"], "quantity": -ln["quantity"],
+                       "amount": str(-Decimal(ln["unit_price"]) * ln["quantity"]), "restock": False}
+                      for ln in sale.get("lines") or []],
+            "reason": "", "created_at": sale.get("created_at"), "erp_id": sale["id"]}
 
 
 def fulfilment_from(shipment: dict[str, Any], moves: list[dict[str, Any]], codes: dict[int, str],

@@ -137,7 +137,9 @@ async def evaluate(ctx: Context, expect: dict[str, Any]) -> None:
         where = f"expect {key}"
         if key == "deadletters" or key.startswith("deadletters."):
             flow = key.partition(".")[2] or None
-            ctx.checks.that(where, spec, len(ctx.sandbox.dead_letters(flow)))
+            letters = ctx.sandbox.dead_letters(flow)
+            ctx.checks.that(where, spec, len(letters),
+                            note="; ".join(f"{d.flow} {d.external_id}: {d.reason}" for d in letters[:3]))
         elif key.startswith("alerts."):
             messages = messages if messages is not None else await ctx.sandbox.collect_alerts()
             _, channel, what = [*key.split(".", 2), ""][:3]

@@ -294,9 +294,13 @@ def _refund_routes(api: APIRouter, state: ErpState) -> None:
     @api.get("/credit-memos", operation_id="listCreditMemos", response_model=s.Page[s.CreditMemo],
              tags=["credit memos"], summary="List credit memos", openapi_extra=_PAGINATION)
     async def list_memos(page: Page = 1, limit: Limit = 50, updated_since: Since = None,
-                         order_id: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-        """Credit memos (refunds), oldest change first."""
-        return _page(state, "credit_memos", page, limit, updated_since, [("k1 = ?", order_id)] if order_id else [])
+                         order_id: Annotated[str | None, Query()] = None,
+                         external_ref: Annotated[str | None, Query(description="Your refund's id.")] = None,
+                         ) -> dict[str, Any]:
+        """Credit memos (refunds), oldest change first; filter by order, or find one by `external_ref`."""
+        where = [("k1 = ?", order_id)] if order_id else []
+        where += [("k2 = ?", external_ref)] if external_ref else []
+        return _page(state, "credit_memos", page, limit, updated_since, where)
 
     @api.post("/credit-memos", operation_id="createCreditMemo", response_model=s.CreditMemo, status_code=201,
               tags=["credit memos"], summary="Refund (part of) an order", responses={**_NOT_FOUND, **_CONFLICT})

@@ -233,8 +233,8 @@ class CreditLineIn(Strict):
 
 
 class CreditMemoIn(Strict):
-    """A credit memo (refund) for a sales order: the sum of line amounts plus ``shipping_amount``,
-    or ``amount`` alone when there are no lines."""
+    """A credit memo (refund) for a sales order: ``amount`` is the total credited (tax included); without it,
+    the sum of line amounts plus ``shipping_amount``. ``amount`` may not be less than lines plus shipping."""
 
     order_id: str
     external_ref: str | None = Field(None, description="Your refund id; unique: a repeat returns the first memo.")

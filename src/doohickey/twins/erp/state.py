@@ -442,7 +442,10 @@ class ErpState:
                 lines.append({"item_code": code, "quantity": int(line.get("quantity") or 0),
                               "amount": str(_money(line.get("amount"))), "restock": bool(line.get("restock"))})
             amount = sum((_money(ln["amount"]) for ln in lines), Decimal(0)) + _money(data.get("shipping_amount"))
-            if data.get("amount") is not None and not lines:
+            if data.get("amount") is not None:  # the total credited, tax included, when the caller knows it
+                if _money(data["amount"]) < amount:
+                    raise ErpError(f"credit amount {data['amount']} is less than its lines and shipping ({amount})",
+                                   path="amount")
                 amount = _money(data["amount"])
             credited = sum((_money(m["amount"]) for m in self.all("credit_memos") if m["order_id"] == order["id"]),
                            Decimal(0))
