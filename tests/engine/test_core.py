@@ -196,3 +196,20 @@ async def test_polling_records_once_and_advances_cursor(store: Store) -> None:
     second = await intake.poll("orders", shop, limit=2)
     assert (first.pages, first.new_events) == (3, 5)
     assert second.new_events == 0 and first.cursor == "2026-01-01T00:00:04+00:00"
+
+
+async def test_an_engine_bug_is_recorded_and_not_retried_in_a_tight_loop(store: Store, monkeypatch) -> None:
+    engine, _, _, erp = build(store)
+    seed_customer(erp)
+    record_order(store, "1", "v1")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("bug in bind")
+
+    monkeypatch.setattr(engine.idmap, "bind", lambda conn, binding, at: broken() if binding.source_entity == "order"
+                        else type(engine.idmap).bind(engine.idmap, conn, binding, at))
+    assert await engine.drain(timeout=5)  # returns: the record is held back, not spun on
+    pending = ev.pending_for(store, ev.record_key("orders", "shop", "order", "1"))
+    assert len(pending) == 1 and pending[0].next_attempt_at > SYSTEM_CLOCK.now()
+    assert any(e.action == "engine-error" and "bug in bind" in e.detail
+               for e in audit.trace(store, "shop", "order", "1"))

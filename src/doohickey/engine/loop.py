@@ -11,6 +11,7 @@ with a reason in words, or stop the run (bad credentials: every further call wou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import random
@@ -19,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, insert, update
+from sqlalchemy import and_, insert, or_, update
 from sqlalchemy.engine import Connection
 
 from doohickey.clock import SYSTEM_CLOCK, Clock
@@ -39,6 +40,7 @@ from doohickey.errors import Outcome, Verdict, classify
 from doohickey.plan.model import Plan
 
 LEASE = dt.timedelta(minutes=5)
+INTERNAL_ERROR_PAUSE = 5.0
 
 
 class RunFailed(Exception):
@@ -194,9 +196,20 @@ class Engine:
         except Exception as exc:  # a bug must not kill the loop; the Event stays pending and is retried
             self.tally.skipped["internal-error"] = self.tally.skipped.get("internal-error", 0) + 1
             audit_log_error(self.store, key, exc, self.clock.now())
+            self._hold_key(key, INTERNAL_ERROR_PAUSE)
         finally:
             self.inflight.discard(key)
             self.wake.set()
+
+    def _hold_key(self, key: str, seconds: float) -> None:
+        """Push a record's pending Events back a little, so an unexpected error is not retried in a tight loop."""
+        # If the store itself is failing, this fails too and the next step simply tries again.
+        with contextlib.suppress(Exception), self.store.begin() as conn:
+            mine = or_(events_table.c.status == "pending",
+                       and_(events_table.c.status == "running", events_table.c.lease_owner == self.owner))
+            conn.execute(update(events_table).where(and_(events_table.c.record_key == key, mine)).values(
+                status="pending", lease_owner=None, lease_until=None,
+                next_attempt_at=self.clock.now() + dt.timedelta(seconds=seconds)))
 
     def _coalesce(self, due: list[ev.Event]) -> ev.Event:
         latest = due[-1]
