@@ -159,3 +159,14 @@ async def test_refunds_are_found_again_by_order_number_and_by_refund_id(erp: Try
     assert sorted(Decimal(r.data["amount"]) for r in found) == [Decimal("30.00"), Decimal("35.00")]
     (one,) = await erp.find("refund", {"id": "gid://shopify/Refund/61012"})
     assert one.data["order_number"] == "#6101" and one.data["lines"][0]["quantity"] == 1
+
+
+async def test_a_national_phone_number_is_stored_in_e164_from_the_address_country(erp: TrytonClient) -> None:
+    result = await erp.write(WriteRequest("customer", "create", {
+        "email": "olga@example.org", "first_name": "Ольга", "last_name": "Dubois", "phone": "020 7946 0007",
+        "addresses": [{"line1": "1 High St", "city": "London", "country": "GB"}]}))
+    assert result.data["phone"] == "+44 20 7946 0007"  # Tryton keeps it in international format
+    (found,) = await erp.find("customer", {"phone": "+442079460007"})
+    assert found.external_id == result.external_id
+    odd = await erp.write(WriteRequest("customer", "create", {"email": "odd@example.org", "phone": "ext. 12"}))
+    assert odd.data["phone"] == "ext. 12"  # kept as an 'other' contact rather than refused

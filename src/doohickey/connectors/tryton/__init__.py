@@ -29,8 +29,8 @@ CONNECTOR = Connector(
                             depends_on=("customer", "variant")),
         "stock": EntitySpec("stock", actions=("set",), key="sku"),
         "fulfilment": EntitySpec("fulfilment", key="id"),
-        "refund": EntitySpec("refund", read=False, actions=("create",), key="id", depends_on=("order",)),
-        # refunds are found again (by refund id or order number) but not polled: they flow into Tryton only
+        # a refund is a return sale: found again by refund id or order number, polled like sales
+        "refund": EntitySpec("refund", actions=("create",), key="id", depends_on=("order",)),
     },
     connect=connect,
     # Tryton has no published rate limit; a small concurrency cap keeps one trytond worker responsive.

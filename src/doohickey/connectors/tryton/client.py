@@ -51,7 +51,7 @@ class TrytonClient:
         """One page of ``entity`` records written at or after ``since``, oldest first."""
         offset = int(cursor or 0)
         readers = {"customer": self._read_customers, "order": self._read_orders, "variant": self._read_variants,
-                   "stock": self._read_stock, "fulfilment": self._read_fulfilments}
+                   "stock": self._read_stock, "fulfilment": self._read_fulfilments, "refund": self._read_refunds}
         if entity not in readers:
             raise RejectedError(f"the Tryton connector cannot read {entity!r}", system=self.system)
         records = await readers[entity](since, offset, limit)
@@ -106,6 +106,10 @@ class TrytonClient:
     async def _read_orders(self, since: datetime | None, offset: int, limit: int) -> list[Record]:
         not_refund = ["OR", ["reference", "=", None], ["reference", "not like", f"{REFUND_PREFIX}%"]]
         return await self._orders(await self._changed("sale.sale", since, offset, limit, [not_refund]))
+
+    async def _read_refunds(self, since: datetime | None, offset: int, limit: int) -> list[Record]:
+        return await self._refunds(await self._changed("sale.sale", since, offset, limit,
+                                                       [["reference", "like", f"{REFUND_PREFIX}%"]]))
 
     async def _read_variants(self, since: datetime | None, offset: int, limit: int) -> list[Record]:
         return await self._variants(await self._changed("product.product", since, offset, limit,

@@ -19,6 +19,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+from phonenumbers import PhoneNumberFormat
+
 from doohickey.model import Address, Customer, OrderLine, to_dict
 
 CANCELLED_EXCEPTION = "exception"
@@ -29,13 +32,29 @@ def party_values(customer: dict[str, Any]) -> dict[str, Any]:
     name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p).strip()
     mechanisms = [{"type": "email", "value": customer["email"]}] if customer.get("email") else []
     if customer.get("phone"):
-        mechanisms.append({"type": "phone", "value": customer["phone"]})
+        country = next((a.get("country") for a in customer.get("addresses") or [] if a.get("country")), None)
+        mechanisms.append(phone_mechanism(customer["phone"], country))
     values: dict[str, Any] = {"name": name or customer.get("company") or customer.get("email") or "Customer"}
     if mechanisms:
         values["contact_mechanisms"] = [["create", mechanisms]]
     addresses = [address_values(a) for a in customer.get("addresses") or []]
     values["addresses"] = [["create", addresses or [{}]]]
     return values
+
+
+def phone_mechanism(phone: str, country: str | None) -> dict[str, Any]:
+    """A phone contact in E.164, as Tryton validates it; one it cannot read is kept as an ``other`` contact.
+
+    Storefronts take numbers as people type them ("020 555 1003"); Tryton refuses a national number
+    without its country, so the number is read in the customer's address country first.
+    """
+    try:
+        parsed = phonenumbers.parse(phone, (country or "").upper() or None)
+        if phonenumbers.is_valid_number(parsed):
+            return {"type": "phone", "value": phonenumbers.format_number(parsed, PhoneNumberFormat.E164)}
+    except phonenumbers.NumberParseException:
+        pass
+    return {"type": "other", "value": phone, "comment": "phone number as the storefront had it"}
 
 
 def address_values(address: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +69,7 @@ def customer_from(party: dict[str, Any], mechanisms: list[dict[str, Any]],
     """A canonical customer dict from a party with its contact mechanisms and addresses."""
     first, _, last = (party.get("name") or "").partition(" ")
     email = next((m["value"] for m in mechanisms if m["type"] == "email"), "")
-    phone = next((m["value"] for m in mechanisms if m["type"] in ("phone", "mobile")), "")
+    phone = next((m["value"] for m in mechanisms if m["type"] in ("phone", "mobile", "other")), "")
     return to_dict(Customer(
         id=str(party["id"]), email=email, phone=phone, first_name=first, last_name=last,
         addresses=[Address(line1=(a.get("street") or "").split("\n")[0], city=a.get("city") or "",
