@@ -1,1 +1,1 @@
-"""doohickey.web."""
+"""The HTTP surface of a running plan: webhook endpoints and a small JSON API (see ``app.py``)."""
