@@ -5,5 +5,6 @@ Events), ``intake`` (webhooks and polling), ``runner`` (what happens to one Even
 ``loop`` (running Events: order per record, parallel across records, outcomes and retries),
 ``retry``, ``pacing``, ``idmap`` (Bindings), ``ownership``, ``deadletter``, ``audit``, ``scheduler``,
 ``status``, ``commit`` (group commit), ``runtime`` (a plan running: twins, clients, web server),
-``sandbox`` (the plan's twins in-process) and ``demo``. See docs/engine.md.
+``sandbox`` (the plan's twins in-process), ``demo``, and ``lease`` / ``workers`` (several worker
+processes sharing one PostgreSQL store). See docs/engine.md.
 """
