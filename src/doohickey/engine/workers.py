@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import faulthandler
 import os
 import pickle
 import signal
@@ -267,6 +268,7 @@ async def serve_worker(config: dict[str, Any]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 PID` prints where every thread is (a stuck worker)
     parent = config.get("parent")
     watchdog = asyncio.create_task(_watch_parent(parent, stop)) if parent else None
     print(f"worker {engine.owner} ready", flush=True)
@@ -291,11 +293,11 @@ async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
 
 
 def spawn(config: dict[str, Any], count: int, *, log: Path | None = None) -> list[subprocess.Popen]:
-    """Start ``count`` worker processes with ``config`` (sent on stdin); their output goes to ``log``."""
+    """Start ``count`` worker processes with ``config`` (sent on stdin); their output goes to ``log`` (else ours)."""
     procs = []
     body = pickle.dumps({**config, "parent": os.getpid()})
     for _ in range(count):
-        out: Any = log.open("ab") if log else subprocess.DEVNULL
+        out: Any = log.open("ab") if log else None
         proc = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "doohickey.engine.workers"],
                                 stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT)
         assert proc.stdin is not None
