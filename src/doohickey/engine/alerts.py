@@ -218,3 +218,33 @@ def webhook_sender(transport: httpx.AsyncBaseTransport | None = None) -> Sender:
                 response.raise_for_status()
 
     return send
+
+
+def smtp_from_env(environ: dict[str, str] | None = None) -> SmtpSettings | None:
+    """SMTP settings from ``DOOHICKEY_SMTP_HOST``/``_PORT``/``_FROM``/``_USER``/``_PASSWORD``/``_STARTTLS``.
+
+    ``None`` when no host is set: email channels are then logged, not sent. The password is read from
+    the environment like every other secret, never from the plan.
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    host = env.get("DOOHICKEY_SMTP_HOST")
+    if not host:
+        return None
+    return SmtpSettings(host=host, port=int(env.get("DOOHICKEY_SMTP_PORT", "25")),
+                        sender=env.get("DOOHICKEY_SMTP_FROM", "doohickey@localhost"),
+                        username=env.get("DOOHICKEY_SMTP_USER", ""), password=env.get("DOOHICKEY_SMTP_PASSWORD", ""),
+                        starttls=env.get("DOOHICKEY_SMTP_STARTTLS", "") in ("1", "true", "yes"))
+
+
+def alerter_for_plan(plan: object, *, clock: Clock = SYSTEM_CLOCK, smtp: SmtpSettings | None = None,
+                     transport: httpx.AsyncBaseTransport | None = None) -> Alerter:
+    """An Alerter for the plan's ``alerts:`` channels: webhooks always, email when SMTP is configured."""
+    channels = {name: Channel(name, tuple(channel.email), channel.webhook, channel.throttle)
+                for name, channel in getattr(plan, "alerts", {}).items()}
+    senders = [webhook_sender(transport)]
+    smtp = smtp or smtp_from_env()
+    if smtp is not None:
+        senders.append(email_sender(smtp))
+    return Alerter(channels, senders=senders, clock=clock)

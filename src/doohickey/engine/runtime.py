@@ -21,9 +21,11 @@ import uvicorn
 from doohickey import connectors as registry
 from doohickey.clock import SYSTEM_CLOCK, Clock
 from doohickey.connectors.spec import Client, ConnectionSettings, ConnectOptions, Connector
+from doohickey.engine.alerts import Alerter, alerter_for_plan
 from doohickey.engine.commit import GroupCommit
 from doohickey.engine.intake import Intake
 from doohickey.engine.loop import Engine
+from doohickey.engine.monitor import Monitor
 from doohickey.engine.pacing import Pacers
 from doohickey.engine.sandbox import SandboxTwins, start_twins
 from doohickey.engine.scheduler import Scheduler
@@ -86,6 +88,8 @@ class Runtime:
         self.engine: Engine | None = None
         self.intake: Intake | None = None
         self.scheduler: Scheduler | None = None
+        self.alerter: Alerter | None = None
+        self.monitor: Monitor | None = None
         self.server: _QuietServer | None = None
         self.server_task: asyncio.Task[None] | None = None
         self.url = ""
@@ -136,6 +140,9 @@ class Runtime:
                              commits=self.engine.commits if opts.group_commit_intake else None)
         self.scheduler = Scheduler(self.plan, self.intake, self.clients, opts.clock, interval_scale=opts.poll_scale,
                                    connectors=self.connectors)
+        self.alerter = alerter_for_plan(self.plan, clock=opts.clock)
+        self.monitor = Monitor(self.plan, self.store, self.clients, self.connectors, self.alerter, clock=opts.clock,
+                               interval=max(30.0 * opts.poll_scale, 0.5))
         await self._serve()
         if self.twins is not None:
             for name in self.twins.twins:
@@ -164,12 +171,13 @@ class Runtime:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run the engine loop and the scheduler until ``stop`` (or :meth:`request_stop`)."""
         stop = stop or self.stop_event
-        assert self.engine is not None and self.scheduler is not None
+        assert self.engine is not None and self.scheduler is not None and self.monitor is not None
         if self.options.workers > 1 and not self.worker_procs:
             self.worker_procs = spawn(self.worker_config(), self.options.workers - 1)
         tasks = [asyncio.create_task(self.engine.run(stop))]
         if self.options.start_scheduler:
             tasks.append(asyncio.create_task(self.scheduler.run(stop)))
+            tasks.append(asyncio.create_task(self.monitor.run(stop)))
         try:
             await asyncio.gather(*tasks)
         finally:
