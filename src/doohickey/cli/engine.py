@@ -88,7 +88,9 @@ def register(app: typer.Typer) -> None:
 def run(plan_path: PlanArg, env: Annotated[str, typer.Option("--env", help="sandbox or production")] = "sandbox",
         store: StoreOpt = None,
         listen: Annotated[str | None, typer.Option("--listen", help="host:port of the webhook server")] = None,
-        workers: WorkersOpt = 1) -> None:
+        workers: Annotated[int | None, typer.Option(
+            "--workers", min=1, max=64, help="Worker processes in this run (default: the plan's runtime.workers; "
+                                              "more than 1 needs PostgreSQL).")] = None) -> None:
     """Run the plan: webhook server on 127.0.0.1, pollers, workers and scheduler, until stopped (SIGTERM/Ctrl-C).
 
     With --env sandbox the plan's twins are started in-process. Stopping is graceful: Events in
@@ -101,6 +103,7 @@ def run(plan_path: PlanArg, env: Annotated[str, typer.Option("--env", help="sand
     if env not in ("sandbox", "production"):
         _fail(f"--env must be sandbox or production, not {env!r}")
     plan = _plan(plan_path)
+    workers = workers or plan.runtime.workers
     _check_workers(workers, store or plan.runtime.store)
 
     async def main() -> None:
