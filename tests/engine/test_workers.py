@@ -154,6 +154,18 @@ async def test_budget_is_divided_among_live_workers(store: Store) -> None:
     assert (pacers.budgets["erp"].rate, pacers.budgets["erp"].burst) == (10.0, 40.0)
 
 
+async def test_a_budget_the_api_reports_itself_is_followed_not_divided(store: Store) -> None:
+    pacers = Pacers(SYSTEM_CLOCK)
+    pacers.budgets["shop"] = TokenBucketPacer(50.0, 1000.0)
+    share = BudgetShare(pacers)
+    share.apply(4)
+    assert pacers.budgets["shop"].rate == 12.5
+    # Shopify answers with its throttle status: the bucket every worker shares, as it stands
+    pacers.budgets["shop"].observe(available=1800.0, limit=2000.0, restore_rate=100.0)
+    share.apply(4)
+    assert (pacers.budgets["shop"].rate, pacers.budgets["shop"].burst) == (100.0, 2000.0)
+
+
 @pytest.mark.postgresql
 async def test_new_events_wake_a_listening_worker(tmp_path) -> None:
     from tests.engine.conftest import _postgres_store

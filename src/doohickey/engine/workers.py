@@ -49,22 +49,36 @@ LEASE_SECONDS = 15.0
 
 @dataclass
 class BudgetShare:
-    """Divides every Connection's pacing budget by the number of live workers."""
+    """Divides every Connection's pacing budget by the number of live workers.
+
+    Only budgets the engine keeps by itself are divided (a request rate from the connector's published
+    limits, which the API does not report back). An API that reports its own bucket with every answer
+    (Shopify's throttle status: available, maximum, restore rate) is already one budget shared by all
+    workers: each follows the numbers the API reports, so dividing it again would only slow them down.
+    """
 
     pacers: Pacers
     workers: int = 1
     base: dict[str, tuple[float, float]] = field(default_factory=dict)
+    applied: dict[str, tuple[float, float]] = field(default_factory=dict)
+    reported: set[str] = field(default_factory=set)
 
     def apply(self, workers: int) -> None:
-        """Pace at ``1 / workers`` of each published rate and bucket (the API's own signals still apply)."""
+        """Pace at ``1 / workers`` of each locally kept rate and bucket."""
         self.workers = max(1, workers)
         for system, pacer in self.pacers.budgets.items():
             if not isinstance(pacer, TokenBucketPacer) or pacer.rate >= 1e5:
                 continue  # no budget, or a concurrency-capped API (its cap is per worker, see docs/scaling.md)
+            last = self.applied.get(system)
+            if last is not None and (pacer.rate, pacer.burst) != last:
+                self.reported.add(system)  # the API resized the bucket itself: it reports the shared numbers
+            if system in self.reported:
+                continue
             rate, burst = self.base.setdefault(system, (pacer.rate, pacer.burst))
             pacer.rate = rate / self.workers
             pacer.burst = max(1.0, burst / self.workers)
             pacer.tokens = min(pacer.tokens, pacer.burst)
+            self.applied[system] = (pacer.rate, pacer.burst)
 
 
 class Waker:
