@@ -154,6 +154,22 @@ async def test_budget_is_divided_among_live_workers(store: Store) -> None:
     assert (pacers.budgets["erp"].rate, pacers.budgets["erp"].burst) == (10.0, 40.0)
 
 
+async def test_a_concurrency_cap_is_shared_among_workers(store: Store) -> None:
+    pacers = Pacers(SYSTEM_CLOCK)
+    pacers.budgets["erp"] = TokenBucketPacer(1e6, 1e6, max_concurrency=6)
+    share = BudgetShare(pacers)
+    share.apply(3)
+    await asyncio.sleep(0.01)
+    assert share.cap("erp") == 2
+    taken = 0
+    while not pacers.budgets["erp"]._slots.locked():
+        await pacers.budgets["erp"].acquire()
+        taken += 1
+    assert taken == 2  # three workers x 2 = the API's 6
+    share.apply(1)  # the others left: this worker may use all 6 again
+    assert share.cap("erp") == 6 and not pacers.budgets["erp"]._slots.locked()
+
+
 async def test_a_budget_the_api_reports_itself_is_followed_not_divided(store: Store) -> None:
     pacers = Pacers(SYSTEM_CLOCK)
     pacers.budgets["shop"] = TokenBucketPacer(50.0, 1000.0)

@@ -62,13 +62,23 @@ class BudgetShare:
     base: dict[str, tuple[float, float]] = field(default_factory=dict)
     applied: dict[str, tuple[float, float]] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
+    caps: dict[str, int] = field(default_factory=dict)
+    withheld: dict[str, int] = field(default_factory=dict)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def apply(self, workers: int) -> None:
-        """Pace at ``1 / workers`` of each locally kept rate and bucket."""
+        """Pace at ``1 / workers`` of each locally kept rate and bucket, and of each concurrency cap.
+
+        Call it on the event loop's thread (a concurrency cap is shared by withholding slots).
+        """
         self.workers = max(1, workers)
         for system, pacer in self.pacers.budgets.items():
-            if not isinstance(pacer, TokenBucketPacer) or pacer.rate >= 1e5:
-                continue  # no budget, or a concurrency-capped API (its cap is per worker, see docs/scaling.md)
+            if not isinstance(pacer, TokenBucketPacer):
+                continue
+            if pacer._slots is not None:
+                self._share_slots(system, pacer._slots)
+            if pacer.rate >= 1e5:
+                continue  # a concurrency-capped API: its cap is the budget
             last = self.applied.get(system)
             if last is not None and (pacer.rate, pacer.burst) != last:
                 self.reported.add(system)  # the API resized the bucket itself: it reports the shared numbers
@@ -79,6 +89,27 @@ class BudgetShare:
             pacer.burst = max(1.0, burst / self.workers)
             pacer.tokens = min(pacer.tokens, pacer.burst)
             self.applied[system] = (pacer.rate, pacer.burst)
+
+    def cap(self, system: str) -> int | None:
+        """The concurrency this worker may use on ``system`` now (None when the API has no cap)."""
+        if system not in self.caps:
+            return None
+        return self.caps[system] - self.withheld.get(system, 0)
+
+    def _share_slots(self, system: str, slots: asyncio.Semaphore) -> None:
+        # N workers x (cap / N) in flight = the API's cap. Slots are withheld by holding them, so a
+        # request in flight is never cut short; a worker joining waits for slots to come free.
+        total = self.caps.setdefault(system, slots._value)
+        want = total - max(1, total // self.workers)
+        have = self.withheld.get(system, 0)
+        for _ in range(have - want):
+            slots.release()
+            self.withheld[system] -= 1
+        for _ in range(want - have):
+            self.withheld[system] = self.withheld.get(system, 0) + 1
+            task = asyncio.get_running_loop().create_task(slots.acquire())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
 
 class Waker:
@@ -146,7 +177,8 @@ class LeasedEngine(Engine):
         now = self.clock.now()
         with self.store.begin() as conn:
             lease.heartbeat(conn, self.store, self.owner, now)
-        self.share.apply(lease.live_workers(self.store, now, self.lease))
+        with contextlib.suppress(RuntimeError):  # outside a running loop (a synchronous caller): later
+            self.share.apply(lease.live_workers(self.store, now, self.lease))
         return lease.recover_orphans(self.store, now)
 
     def step(self, limit: int | None = None) -> int:
@@ -207,20 +239,21 @@ class LeasedEngine(Engine):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
             try:
-                await asyncio.to_thread(self.keep_up)
+                workers = await asyncio.to_thread(self.keep_up)
             except Exception:  # the store is unreachable for now; leases may lapse and others take over
                 continue
+            self.share.apply(workers)
 
-    def keep_up(self) -> None:
-        """Renew leases and heartbeat, re-divide the budgets, free orphaned Events, forget dead workers."""
+    def keep_up(self) -> int:
+        """Renew leases and heartbeat, free orphaned Events, forget dead workers; returns the live workers."""
         now = self.clock.now()
         lease.renew(self.store, self.owner, now, self.lease)
         self.renewals += 1
-        self.share.apply(lease.live_workers(self.store, now, self.lease))
         if lease.recover_orphans(self.store, now):
             self.wake.set()
         if self.renewals % 10 == 0:
             lease.sweep(self.store, now, self.lease)
+        return lease.live_workers(self.store, now, self.lease)
 
 
 # --- worker processes -------------------------------------------------------------------------------------
