@@ -9,6 +9,7 @@ through :mod:`doohickey.engine.workers`, exactly as ``doohickey run --workers N`
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import signal
 import sys
@@ -26,11 +27,12 @@ async def main(config: dict) -> None:
     settings = {name: ConnectionSettings(name, s["url"], {k: Secret(v) for k, v in s["secrets"].items()})
                 for name, s in config["systems"].items()}
     options = RuntimeOptions(env="production", store_url=config["store"], listen=config["listen"],
-                             retry_scale=0.01, poll_scale=0.01, settings=settings, workers=config["workers"],
+                             retry_scale=0.05, poll_scale=0.01, settings=settings, workers=config["workers"],
                              lease_seconds=config["lease_seconds"])
     runtime = await Runtime(plan, options).start()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, runtime.request_stop)
+    faulthandler.register(signal.SIGUSR1)
     print("ready", flush=True)
     try:
         await runtime.run()

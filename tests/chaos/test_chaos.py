@@ -19,6 +19,7 @@ equal to the ERP's); every dead letter explains itself in words.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -279,6 +280,7 @@ def test_chaos_mixed_events_with_kills_end_exactly_once_and_equal(kind: str, tmp
         people = Shoppers(shop.state, erp.state, skus, emails, list(data.stock), seed=21)
         placer = threading.Thread(target=people.run)
         proc = start_engine(config, log)
+        began = time.monotonic()
         placer.start()
         held_at_kill = 0
         try:
@@ -299,12 +301,22 @@ def test_chaos_mixed_events_with_kills_end_exactly_once_and_equal(kind: str, tmp
                 kills.append("main")
                 proc = start_engine({**config, "workers": 2}, log)
             placer.join()
+            marks = {"placed": time.monotonic() - began}
             shop.state.webhooks.wait_idle(timeout=60)  # the shop's retries reach the (restarted) engine
+            marks["webhooks delivered"] = time.monotonic() - began
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not settled(store, erp.state, people, dead_numbers(store),
                                                               acked_refunds(shop.state, people)):
                 time.sleep(0.5)
+            marks["settled"] = time.monotonic() - began
+            if time.monotonic() >= deadline:  # stuck: have every engine process say where it is, in the log
+                for pid in [proc.pid, *(r[0] for r in query(store, "SELECT pid FROM workers"))]:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGUSR1)
+                time.sleep(1.0)
             stock_ok = wait_for_stock(settings, deadline)
+            marks["stock equal"] = time.monotonic() - began
+            print(kind, {k: round(v, 1) for k, v in marks.items()}, flush=True)
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
         finally:
@@ -316,9 +328,15 @@ def test_chaos_mixed_events_with_kills_end_exactly_once_and_equal(kind: str, tmp
         acked = {d["webhook_id"] for d in log_entries
                  if any(a["status"] and 200 <= a["status"] < 300 for a in d["attempts"])}
         recorded = {r[0] for r in query(store, "SELECT delivery_id FROM deliveries WHERE delivery_id IS NOT NULL")}
-        unfinished = query(store, "SELECT status, count(*) FROM events WHERE status IN ('pending', 'running') "
-                                  "GROUP BY status")
+        unfinished = query(store, "SELECT flow, status, count(*), min(next_attempt_at), max(attempts) FROM events "
+                                  "WHERE status IN ('pending', 'running') GROUP BY flow, status")
+        if unfinished:  # say why: who holds what, until when
+            unfinished += query(store, "SELECT owner, count(*), min(until) FROM record_leases GROUP BY owner")
+            unfinished += query(store, "SELECT owner, heartbeat_at FROM workers")
+            unfinished.append(("now", time.time()))
         letters = query(store, "SELECT flow, external_id, reason, record FROM dead_letters")
+        refund_outcomes = Counter(f"{r[0]}: {(r[1] or '')[:60]}" for r in query(
+            store, "SELECT status, outcome FROM events WHERE flow = 'refunds-to-erp'"))
         dead = dead_numbers(store)
     refs, by_ref, memos = erp_picture(erp.state)
 
@@ -342,7 +360,7 @@ def test_chaos_mixed_events_with_kills_end_exactly_once_and_equal(kind: str, tmp
           f"shop {dict(failed)}; refunds {len(people.refunded)}, acknowledged {len(refunds_acked)}")
     assert refunds_acked, "no refund webhook was acknowledged"
     assert all(len(memos.get(n, [])) == 1 for n in refunds_acked), \
-        {n: len(memos.get(n, [])) for n in refunds_acked if len(memos.get(n, [])) != 1}
+        ({n: len(memos.get(n, [])) for n in refunds_acked if len(memos.get(n, [])) != 1}, refund_outcomes)
     assert all(len(m) == 1 for m in memos.values()), "a refund credited twice"
     # the ERP holds the owner's state for every owned field: the shop's lines, its cancellations and refunds
     wrong_status: list[tuple] = []
