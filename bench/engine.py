@@ -1,6 +1,7 @@
 """Benchmark: the sync engine end to end on SQLite (WAL, fsync on every commit) with the ERP twin on loopback.
 
-Run: ``python bench/engine.py [--events 3000] [--rates 50,200] [--seconds 10] [--no-group-commit]``
+Run: ``python bench/engine.py [--events 3000] [--rates 50,200] [--seconds 10] [--no-group-commit]
+[--postgresql postgresql://postgres@127.0.0.1/postgres [--workers 1,2,4] [--only-postgresql]]``
 (prints a table; nothing is asserted).
 
 Three processes, so the load generator and the twin do not steal the engine's interpreter:
@@ -13,6 +14,11 @@ Rows:
 * end to end, ERP twin: every event creates a customer in the ERP twin over HTTP (a find, then a create);
 * fixed rate: latency from webhook received to written in the ERP twin, p50/p95/p99;
 * peak memory (max RSS) after the short and after the long run: flat means no growth with events.
+
+With ``--postgresql URL``: ``doohickey run --workers N`` (N = 1, 2, 4) on a scratch schema of that
+database, events/s and p50/p99 latency against an unlimited ERP twin; then against a paced ERP twin
+(5 requests in flight, 20 ms each, 429 beyond that) the share of its concurrency budget the N workers
+keep busy (sampled every 10 ms) and the 429s they caused.
 """
 
 from __future__ import annotations
@@ -103,11 +109,11 @@ def blast(url: str, run: str, start: int, n: int, *, rate: float | None = None, 
     return result
 
 
-def _erp_twin_process(port_out: Any) -> None:
+def _erp_twin_process(port_out: Any, options: dict[str, Any] | None = None) -> None:
     from doohickey.twins import create_twin
     from doohickey.twins.server import TwinServer
 
-    twin = create_twin("erp", seed=1)
+    twin = create_twin("erp", seed=1, **(options or {}))
     server = TwinServer(twin.app).start()
     port_out.put((server.url, twin.info["api_key"]))
     while True:
@@ -245,6 +251,108 @@ async def bench(events: int, rates: list[float], seconds: float, long_factor: in
     return rows
 
 
+# --- PostgreSQL: N worker processes ---------------------------------------------------------------------
+
+
+def _twin(options: dict[str, Any]) -> tuple[Any, str, str]:
+    ctx = mp.get_context("spawn")
+    port_out = ctx.Queue()
+    proc = ctx.Process(target=_erp_twin_process, args=(port_out, options), daemon=True)
+    proc.start()
+    url, key = port_out.get(timeout=30)
+    return proc, url, key
+
+
+async def _sample_twin(erp_url: str, samples: list[int], stop: asyncio.Event) -> None:
+    """Read the paced twin's requests in flight every 10 ms (the share of its concurrency budget in use)."""
+    import httpx
+
+    base = erp_url.split("/api/")[0]
+    async with httpx.AsyncClient() as client:
+        while not stop.is_set():
+            state = (await client.get(f"{base}/_twin/state")).json()
+            samples.append(state["concurrency"]["in_flight"])
+            await asyncio.sleep(0.01)
+
+
+async def _twin_rejected(erp_url: str) -> int:
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        return (await client.get(f"{erp_url.split('/api/')[0]}/_twin/state")).json()["concurrency"]["rejected"]
+
+
+async def _pg_run(pg_url: str, erp_url: str, erp_key: str, workers: int, events: int, run: str,
+                  paced: bool) -> dict[str, Any]:
+    """One `doohickey run --workers N` on a scratch schema: blast ``events`` webhooks, wait, measure."""
+    from doohickey.connectors.spec import ConnectionSettings, Secret
+    from doohickey.engine.demo import EXAMPLE
+    from doohickey.engine.runtime import Runtime, RuntimeOptions
+    from doohickey.engine.store import workers as workers_table
+    from doohickey.engine.workers import scratch_schema
+    from doohickey.plan.load import load_plan
+
+    plan = load_plan(EXAMPLE)
+    plan = plan.model_copy(update={"flows": {"customers-to-erp": plan.flows["customers-to-erp"]}}, deep=True)
+    settings = {"shop": ConnectionSettings("shop", "http://127.0.0.1:9", {"token": Secret("x"),
+                                                                          "webhook_secret": Secret(SECRET)}),
+                "erp": ConnectionSettings("erp", erp_url, {"api_key": Secret(erp_key)})}
+    with scratch_schema(pg_url, "doohickey_bench") as url:
+        options = RuntimeOptions(env="production", store_url=url, listen="127.0.0.1:0", settings=settings,
+                                 start_scheduler=False, workers=workers)
+        runtime = await Runtime(plan, options).start()
+        stop, sampling = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(runtime.run(stop))
+        try:
+            while True:  # every worker registered, so each paces at its share from the first request
+                with runtime.store.begin() as conn:
+                    if conn.execute(select(func.count()).select_from(workers_table)).scalar_one() >= workers:
+                        break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(2.5)  # one upkeep round: every worker has re-divided the budgets
+            rejected_before = await _twin_rejected(erp_url) if paced else 0
+            samples: list[int] = []
+            sampler = asyncio.create_task(_sample_twin(erp_url, samples, sampling)) if paced else None
+            loop = asyncio.get_running_loop()
+            url_in = f"{runtime.url}/webhooks/shop"
+            await loop.run_in_executor(None, lambda: blast(url_in, run, 0, events))
+            await _wait_written(runtime, run, events, 900)
+            sampling.set()
+            if sampler:
+                await sampler
+            s = _store_stats(runtime, run)
+            s["in_flight"] = statistics.fmean(samples[len(samples) // 10:-max(1, len(samples) // 10)] or [0])
+            s["rejected"] = (await _twin_rejected(erp_url) - rejected_before) if paced else 0
+            return s
+        finally:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+            await runtime.close()
+
+
+async def bench_postgresql(pg_url: str, events: int, counts: list[int]) -> list[tuple[str, str]]:
+    """PostgreSQL rows: throughput and p99 with N worker processes; the share of a paced API's budget they use."""
+    rows: list[tuple[str, str]] = []
+    fast, fast_url, fast_key = _twin({"concurrency_limit": None})
+    limit, service = 5, 0.02
+    paced, paced_url, paced_key = _twin({"concurrency_limit": limit, "service_seconds": service})
+    try:
+        for n in counts:
+            s = await _pg_run(pg_url, fast_url, fast_key, n, events, f"pg{n}", paced=False)
+            rows.append((f"PostgreSQL, {n} worker process{'es' if n > 1 else ''}, ERP twin (find + create)",
+                         f"{s['written'] / s['span']:.0f} events/s  p50 {s['p50']:.0f} ms  p99 {s['p99']:.0f} ms"))
+        for n in counts:
+            s = await _pg_run(pg_url, paced_url, paced_key, n, events // 3, f"paced{n}", paced=True)
+            rows.append((f"PostgreSQL, {n} worker process{'es' if n > 1 else ''}, paced ERP twin "
+                         f"({limit} in flight, {service * 1000:.0f} ms each)",
+                         f"{s['written'] / s['span']:.0f} events/s  budget used {s['in_flight'] / limit:.0%}  "
+                         f"429s {s['rejected']}"))
+    finally:
+        fast.kill()
+        paced.kill()
+    return rows
+
+
 def main() -> None:
     """Parse the options, run the rows, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -252,12 +360,20 @@ def main() -> None:
     parser.add_argument("--rates", default="50,200", help="fixed rates for the latency rows (events/s)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--long-factor", type=int, default=5)
+    parser.add_argument("--postgresql", metavar="URL",
+                        help="also run the PostgreSQL rows (N worker processes) on this database, in scratch schemas")
+    parser.add_argument("--workers", default="1,2,4", help="worker process counts for the PostgreSQL rows")
+    parser.add_argument("--only-postgresql", action="store_true", help="skip the SQLite rows")
     parser.add_argument("--no-group-commit", action="store_true",
                         help="one transaction (one fsync) per finished Event instead of shared ones")
     args = parser.parse_args()
     began = time.monotonic()
     rates = [float(r) for r in args.rates.split(",")]
-    rows = asyncio.run(bench(args.events, rates, args.seconds, args.long_factor, not args.no_group_commit))
+    rows = [] if args.only_postgresql else asyncio.run(bench(args.events, rates, args.seconds, args.long_factor,
+                                                             not args.no_group_commit))
+    if args.postgresql:
+        rows += asyncio.run(bench_postgresql(args.postgresql, args.events,
+                                             [int(n) for n in args.workers.split(",")]))
     width = max(len(r) for r, _ in rows)
     print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL, group commit "
           f"{'off' if args.no_group_commit else 'on'}; {args.events} events per row; Python "

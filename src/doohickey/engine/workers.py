@@ -234,7 +234,9 @@ class LeasedEngine(Engine):
         await super()._wait_wake(stop, timeout)
 
     async def _upkeep(self, stop: asyncio.Event) -> None:
-        every = self.lease.total_seconds() / 3
+        # Often enough that a joining worker's share is taken within a couple of seconds (429s meanwhile
+        # are held off by the pacer), and leases are renewed three times or more per lease.
+        every = min(self.lease.total_seconds() / 3, 2.0)
         while not stop.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
