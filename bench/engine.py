@@ -375,9 +375,13 @@ def main() -> None:
         rows += asyncio.run(bench_postgresql(args.postgresql, args.events,
                                              [int(n) for n in args.workers.split(",")]))
     width = max(len(r) for r, _ in rows)
-    print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL, group commit "
-          f"{'off' if args.no_group_commit else 'on'}; {args.events} events per row; Python "
-          f"{sys.version.split()[0]})")
+    if args.only_postgresql:
+        print(f"doohickey engine benchmark, PostgreSQL rows ({args.events} events per row; Python "
+              f"{sys.version.split()[0]})")
+    else:
+        print(f"doohickey engine benchmark (SQLite WAL, synchronous=FULL, group commit "
+              f"{'off' if args.no_group_commit else 'on'}; {args.events} events per row; Python "
+              f"{sys.version.split()[0]})")
     for row, result in rows:
         print(f"{row:<{width}}  {result}")
     print(f"total {time.monotonic() - began:.0f} s")

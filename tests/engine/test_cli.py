@@ -96,3 +96,28 @@ def test_sync_names_a_missing_secret_without_a_traceback(tmp_path, monkeypatch) 
     assert "SHOPIFY_ADMIN_TOKEN is not set" in result.output and "Traceback" not in result.output
     unknown = runner.invoke(app, ["sync", str(EXAMPLE), "nope", "--backfill"], env={"COLUMNS": "250"})
     assert unknown.exit_code == 2 and "no flow 'nope'" in unknown.output
+
+
+def test_several_workers_need_postgresql(tmp_path) -> None:
+    result = runner.invoke(app, ["run", str(EXAMPLE), "--workers", "2", "--store", f"sqlite:///{tmp_path}/s.sqlite"])
+    assert result.exit_code == 2
+    assert "--workers 2 needs a PostgreSQL store" in " ".join(result.output.split())
+    demo = runner.invoke(app, ["demo", "--store", "mysql://x", "--workers", "2"])
+    assert demo.exit_code == 2 and "must be a postgresql://" in " ".join(demo.output.split())
+
+
+@pytest.mark.postgresql
+def test_demo_on_postgresql_with_two_worker_processes() -> None:
+    """`doohickey demo --store postgresql://... --workers 2`: same JSON summary, nothing lost or doubled."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432: {exc}")
+    result = runner.invoke(app, ["demo", "--orders", "40", "--json", "--workers", "2",
+                                 "--store", "postgresql://postgres@127.0.0.1:5432/postgres"])
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert result.exit_code == 0, result.output[-2000:]
+    assert summary["orders_created"] == 40 and summary["duplicate_orders_in_erp"] == 0
+    assert summary["lost_orders"] == 0
+    assert summary["orders_in_erp"] == summary["orders_created"] - summary["dead_lettered_orders"]

@@ -166,6 +166,12 @@ async def test_a_concurrency_cap_is_shared_among_workers(store: Store) -> None:
         await pacers.budgets["erp"].acquire()
         taken += 1
     assert taken == 2  # three workers x 2 = the API's 6
+    share.apply(4, position=1)  # 6 slots among 4 workers: the first two take 2, the others 1
+    await asyncio.sleep(0.01)
+    assert share.cap("erp") == 2
+    share.apply(4, position=3)
+    await asyncio.sleep(0.01)
+    assert share.cap("erp") == 1
     share.apply(1)  # the others left: this worker may use all 6 again
     assert share.cap("erp") == 6 and not pacers.budgets["erp"]._slots.locked()
 

@@ -110,10 +110,14 @@ def heartbeat(conn: Connection, store: Store, owner: str, now: dt.datetime) -> N
 
 def live_workers(store: Store, now: dt.datetime, lease: dt.timedelta) -> int:
     """How many workers have sent a heartbeat within one lease (at least 1: the caller)."""
+    return max(1, len(live_owners(store, now, lease)))
+
+
+def live_owners(store: Store, now: dt.datetime, lease: dt.timedelta) -> list[str]:
+    """The workers that have sent a heartbeat within one lease, by name (a stable order for sharing)."""
     with store.read() as conn:
-        n = conn.execute(select(func.count()).select_from(workers)
-                         .where(workers.c.heartbeat_at > now - lease)).scalar_one()
-    return max(1, int(n))
+        return list(conn.execute(select(workers.c.owner).where(workers.c.heartbeat_at > now - lease)
+                                 .order_by(workers.c.owner)).scalars())
 
 
 def leave(store: Store, owner: str) -> None:

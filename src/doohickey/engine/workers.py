@@ -63,15 +63,18 @@ class BudgetShare:
     applied: dict[str, tuple[float, float]] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
     caps: dict[str, int] = field(default_factory=dict)
-    withheld: dict[str, int] = field(default_factory=dict)
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    holds: dict[str, list[asyncio.Task[bool]]] = field(default_factory=dict)
+    position: int = 0
 
-    def apply(self, workers: int) -> None:
+    def apply(self, workers: int, position: int = 0) -> None:
         """Pace at ``1 / workers`` of each locally kept rate and bucket, and of each concurrency cap.
 
-        Call it on the event loop's thread (a concurrency cap is shared by withholding slots).
+        ``position`` is this worker's place among the live ones: the first ``cap % workers`` take one
+        slot more, so the shares add up to the whole cap. Call it on the event loop's thread (a
+        concurrency cap is shared by withholding slots).
         """
         self.workers = max(1, workers)
+        self.position = position
         for system, pacer in self.pacers.budgets.items():
             if not isinstance(pacer, TokenBucketPacer):
                 continue
@@ -94,22 +97,23 @@ class BudgetShare:
         """The concurrency this worker may use on ``system`` now (None when the API has no cap)."""
         if system not in self.caps:
             return None
-        return self.caps[system] - self.withheld.get(system, 0)
+        return self.caps[system] - len(self.holds.get(system, []))
 
     def _share_slots(self, system: str, slots: asyncio.Semaphore) -> None:
-        # N workers x (cap / N) in flight = the API's cap. Slots are withheld by holding them, so a
+        # N workers x (their share) in flight = the API's cap. Slots are withheld by holding them, so a
         # request in flight is never cut short; a worker joining waits for slots to come free.
         total = self.caps.setdefault(system, slots._value)
-        want = total - max(1, total // self.workers)
-        have = self.withheld.get(system, 0)
-        for _ in range(have - want):
-            slots.release()
-            self.withheld[system] -= 1
-        for _ in range(want - have):
-            self.withheld[system] = self.withheld.get(system, 0) + 1
-            task = asyncio.get_running_loop().create_task(slots.acquire())
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+        mine = total // self.workers + (1 if self.position < total % self.workers else 0)
+        want = total - max(1, mine)
+        holds = self.holds.setdefault(system, [])
+        while len(holds) > want:
+            hold = holds.pop()  # the newest first: still waiting for a slot, cancelled; held, given back
+            if hold.done() and not hold.cancelled():
+                slots.release()
+            else:
+                hold.cancel()
+        while len(holds) < want:
+            holds.append(asyncio.get_running_loop().create_task(slots.acquire()))
 
 
 class Waker:
@@ -178,7 +182,7 @@ class LeasedEngine(Engine):
         with self.store.begin() as conn:
             lease.heartbeat(conn, self.store, self.owner, now)
         with contextlib.suppress(RuntimeError):  # outside a running loop (a synchronous caller): later
-            self.share.apply(lease.live_workers(self.store, now, self.lease))
+            self.share.apply(*self._standing(lease.live_owners(self.store, now, self.lease)))
         return lease.recover_orphans(self.store, now)
 
     def step(self, limit: int | None = None) -> int:
@@ -241,12 +245,16 @@ class LeasedEngine(Engine):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=every)
             try:
-                workers = await asyncio.to_thread(self.keep_up)
+                owners = await asyncio.to_thread(self.keep_up)
             except Exception:  # the store is unreachable for now; leases may lapse and others take over
                 continue
-            self.share.apply(workers)
+            self.share.apply(*self._standing(owners))
 
-    def keep_up(self) -> int:
+    def _standing(self, owners: list[str]) -> tuple[int, int]:
+        """(live workers, this worker's position among them)."""
+        return max(1, len(owners)), owners.index(self.owner) if self.owner in owners else 0
+
+    def keep_up(self) -> list[str]:
         """Renew leases and heartbeat, free orphaned Events, forget dead workers; returns the live workers."""
         now = self.clock.now()
         lease.renew(self.store, self.owner, now, self.lease)
@@ -255,7 +263,7 @@ class LeasedEngine(Engine):
             self.wake.set()
         if self.renewals % 10 == 0:
             lease.sweep(self.store, now, self.lease)
-        return lease.live_workers(self.store, now, self.lease)
+        return lease.live_owners(self.store, now, self.lease)
 
 
 # --- worker processes -------------------------------------------------------------------------------------
