@@ -294,3 +294,13 @@ def parse_time(value: str | dt.datetime) -> dt.datetime:
     """Parse an ISO-8601 time (``Z`` allowed); naive times are taken as UTC."""
     parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A time as fixed-width ISO-8601 UTC text (microseconds, ``Z``), so text order is time order in SQL.
+
+    Naive times are taken as UTC, like :func:`parse_time`.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -142,7 +142,7 @@ def _customer_routes(api: APIRouter, state: ErpState) -> None:
         if email or phone:
             found = state.find_customers(email=email, phone=phone)
             if updated_since is not None:
-                found = [c for c in found if c["updated_at"] >= s_time(updated_since)]
+                found = [c for c in found if c["updated_at"] >= model.stamp(updated_since)]
             chunk = found[(page - 1) * limit: page * limit]
             more = page * limit < len(found)
             return {"items": chunk, "page": page, "limit": limit, "total": len(found), "has_more": more,
@@ -375,11 +375,6 @@ def seed_from_json(state: ErpState, body: dict[str, Any]) -> dict[str, int]:
     )
 
 
-def s_time(moment: dt.datetime) -> str:
-    """A time in the state's stored text form (for comparing with ``updated_at``)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _must(doc: dict[str, Any] | None, message: str) -> dict[str, Any]:

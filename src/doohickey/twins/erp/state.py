@@ -50,11 +50,6 @@ class ErpError(Exception):
         self.path = path
 
 
-def _now_text(moment: dt.datetime) -> str:
-    # Fixed width with microseconds so text order equals time order in SQL.
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def _money(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
@@ -99,7 +94,7 @@ class ErpState:
         return f"{_TABLES[table]}-{self._next(table):06d}"
 
     def _save(self, table: str, doc: dict[str, Any], k1: str | None = None, k2: str | None = None) -> dict[str, Any]:
-        now = _now_text(self.clock.now())
+        now = model.stamp(self.clock.now())
         doc.setdefault("created_at", now)
         doc["updated_at"] = now
         self.db.execute(
@@ -118,7 +113,7 @@ class ErpState:
         clauses, params = [], []
         if updated_since is not None:
             clauses.append("updated_at >= ?")
-            params.append(_now_text(updated_since))
+            params.append(model.stamp(updated_since))
         for sql, param in where:
             clauses.append(sql)
             params.append(param)
@@ -349,7 +344,7 @@ class ErpState:
                 self._commit(doc, -1)
             doc["status"] = status
             if status == "cancelled":
-                doc["cancelled_at"] = _now_text(self.clock.now())
+                doc["cancelled_at"] = model.stamp(self.clock.now())
             return self._save("sales_orders", doc, status, doc.get("external_ref"))
 
     # --- fulfilments -----------------------------------------------------------------------------

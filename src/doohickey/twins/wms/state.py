@@ -45,11 +45,6 @@ class WmsError(Exception):
         self.field = field
 
 
-def stamp(moment: dt.datetime) -> str:
-    """A time as fixed-width ISO-8601 UTC text, so text order is time order."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class WmsState:
     """The warehouse: stock, requests, shipments, receipts and the webhook outbox."""
 
@@ -86,7 +81,7 @@ class WmsState:
         return f"{_PREFIX[table]}-{self._next(table):06d}"
 
     def _save(self, table: str, doc: dict[str, Any], k1: str | None = None, k2: str | None = None) -> dict[str, Any]:
-        now = stamp(self.clock.now())
+        now = model.stamp(self.clock.now())
         doc.setdefault("created_at", now)
         doc["updated_at"] = now
         self.db.execute(f"INSERT OR REPLACE INTO {table} (id, seq, doc, updated_at, k1, k2) VALUES (?,?,?,?,?,?)",
@@ -105,7 +100,7 @@ class WmsState:
         clauses, params = [], []
         if since is not None:
             clauses.append("updated_at >= ?")
-            params.append(stamp(since if since.tzinfo else since.replace(tzinfo=dt.UTC)))
+            params.append(model.stamp(since))
         for sql, value in where or []:
             clauses.append(sql)
             params.append(value)
@@ -186,9 +181,9 @@ class WmsState:
             doc = {"id": self._new_id("requests"), "order_ref": data.get("order_ref") or "", "status": "received",
                    "lines": lines, "ship_to": data.get("ship_to"), "service_level": data.get("service_level") or
                    "standard", "carrier": data.get("carrier") or self.rng.choice(sorted(CARRIERS)),
-                   "parcels_planned": 2 if split else 1, "received_at": stamp(now),
-                   "pick_at": stamp(now + dt.timedelta(seconds=self.pick_seconds / 2)),
-                   "ship_at": stamp(now + dt.timedelta(seconds=self.pick_seconds))}
+                   "parcels_planned": 2 if split else 1, "received_at": model.stamp(now),
+                   "pick_at": model.stamp(now + dt.timedelta(seconds=self.pick_seconds / 2)),
+                   "ship_at": model.stamp(now + dt.timedelta(seconds=self.pick_seconds))}
             for line in lines:
                 self._set_stock(line["sku"], reserved_delta=line["quantity"])
             self._save("requests", doc, doc["order_ref"], doc["status"])
@@ -219,7 +214,7 @@ class WmsState:
     def tick(self) -> list[dict[str, Any]]:
         """Move every open request to the clock's now; returns the shipments made."""
         made = []
-        now = stamp(self.clock.now())
+        now = model.stamp(self.clock.now())
         with self.lock:
             rows = self.db.execute("SELECT doc FROM requests WHERE k2 IN ('received', 'picking', "
                                    "'partially_shipped', 'backordered') ORDER BY seq").fetchall()
@@ -257,7 +252,7 @@ class WmsState:
         doc["status"] = "shipped" if done else "partially_shipped"
         if not done:
             # The rest follows one pick time later (or as soon as stock arrives after that).
-            doc["ship_at"] = stamp(self.clock.now() + dt.timedelta(seconds=self.pick_seconds))
+            doc["ship_at"] = model.stamp(self.clock.now() + dt.timedelta(seconds=self.pick_seconds))
         self._save("requests", doc, doc["order_ref"], doc["status"])
         number_format, url_format = CARRIERS.get(doc["carrier"], CARRIERS["DHL"])
         tracking = number_format.format(self.rng.randrange(10**9))
@@ -265,7 +260,7 @@ class WmsState:
             "id": self._new_id("shipments"), "request_id": doc["id"], "order_ref": doc["order_ref"],
             "parcel": parcel_no, "final": done, "lines": lines, "carrier": doc["carrier"],
             "tracking_number": tracking, "tracking_url": url_format.format(tracking),
-            "shipped_at": stamp(self.clock.now()), "ship_to": doc.get("ship_to"),
+            "shipped_at": model.stamp(self.clock.now()), "ship_to": doc.get("ship_to"),
         }, doc["order_ref"])
         self._event("shipment.created", shipment)
         return shipment
@@ -285,7 +280,7 @@ class WmsState:
 
     def _event(self, topic: str, data: dict[str, Any]) -> None:
         now = self.clock.now()
-        event = self._save("events", {"id": self._new_id("events"), "topic": topic, "occurred_at": stamp(now),
+        event = self._save("events", {"id": self._new_id("events"), "topic": topic, "occurred_at": model.stamp(now),
                                       "data": data}, topic)
         for sub in self.all("subscriptions"):
             if "*" in sub["topics"] or topic in sub["topics"]:
